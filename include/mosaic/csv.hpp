@@ -22,19 +22,28 @@
 namespace mosaic {
 
 struct CsvReadOptions {
-  /// Force the type of some columns (otherwise inferred).
+  /// Force the type of some columns (otherwise inferred). Names absent from the file are ignored,
+  /// as pandas does. Missing cells stay missing (NaN, or invalid rows for int/bool).
   std::map<std::string, DType> dtypes;
 };
 
 /// \brief Read a CSV with a header row into a typed Table. Throws IoError (unreadable, empty
 /// file) or InputError naming the file, line and column (ragged rows, a cell that does not parse
 /// as the forced type).
+///
+/// As pandas' read_csv: pandas' default NA spellings ("", "NaN", "nan", "NA", "N/A", "NULL",
+/// "null", "None", "<NA>", "#N/A", ...) are missing in every column; an all-missing column is
+/// float64; an integer column with a missing cell is float64; a header-only file gives string
+/// columns; blank lines are skipped; a UTF-8 BOM is ignored; duplicate header names become
+/// "a", "a.1", ... and empty ones "Unnamed: <i>". String cells keep their text exactly.
 Table read_csv(const std::filesystem::path& path, const CsvReadOptions& options = {});
 /// \brief The same, from text in memory (`source` names it in error messages).
 Table parse_csv(std::string_view text, std::string_view source, const CsvReadOptions& options = {});
 
 struct CsvWriteOptions {
-  /// printf precision for floats: 17 significant digits round-trips every double.
+  /// printf precision for floats: 17 significant digits round-trips every double (pandas'
+  /// float_format="%.17g"). 0 = Python's repr, the shortest round-trip form ("0.1", "1e-05",
+  /// "1.0"), which is what pandas writes without a float_format.
   int float_significant_digits = 17;
 };
 
@@ -48,7 +57,9 @@ struct TextCsv {
   std::vector<std::string> header;
   std::vector<std::vector<std::string>> rows;
 
-  /// Read a file; a missing file throws IoError, an empty (0-byte) file gives no header.
+  /// Read a file; a missing file throws IoError, an empty (0-byte) file gives no header. Rows
+  /// shorter than the header are padded with "" (missing trailing cells); longer rows throw
+  /// InputError naming the line.
   static TextCsv read(const std::filesystem::path& path);
   static TextCsv parse(std::string_view text, std::string_view source);
   /// Serialise: header, rows; quote a cell only when it holds a comma, quote or newline.

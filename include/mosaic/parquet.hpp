@@ -39,10 +39,18 @@ struct ParquetWriteOptions {
 
 /// \brief Read a Parquet file into a Table. Throws IoError naming the file on any failure, and
 /// SchemaError when a requested column is missing.
+///
+/// Types: DOUBLE/FLOAT/BIGINT/INTEGER/TINYINT/BOOLEAN/VARCHAR map to float64/float32/int64/int32/
+/// int8/bool/string; other integer widths widen to int64; timestamps (any unit, with or without
+/// time zone) and dates become int64 nanoseconds since the Unix epoch (UTC), i.e. the values of
+/// pandas' datetime64[ns]; DECIMAL becomes float64; ENUM (pandas categoricals) becomes string.
+/// Nested and binary columns are refused with a SchemaError when they are read. Nulls are NaN in
+/// float columns and invalid rows (validity mask) in integer and bool columns.
 Table read_parquet(const std::filesystem::path& path, const ParquetReadOptions& options = {});
 
 /// \brief Write a Table as Parquet, atomically (temporary file in the same folder, then rename).
-/// A table with zero columns is written as a valid zero-column file.
+/// A table with zero columns is written as a valid zero-column file (footer only, as pyarrow
+/// writes one). Identical tables give identical bytes. The parent folder must exist.
 void write_parquet(const Table& table, const std::filesystem::path& path,
                    const ParquetWriteOptions& options = {});
 

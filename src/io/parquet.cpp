@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fmt/format.h>
 #include <fstream>
@@ -610,13 +611,13 @@ class ColumnReader {
 
   void reserve(std::size_t rows) {
     switch (type_) {
-      case DType::kFloat64: f64_.reserve(rows); break;
-      case DType::kFloat32: f32_.reserve(rows); break;
-      case DType::kInt64: i64_.reserve(rows); break;
-      case DType::kInt32: i32_.reserve(rows); break;
-      case DType::kInt8: i8_.reserve(rows); break;
-      case DType::kBool: b_.reserve(rows); break;
-      case DType::kString: codes_.reserve(rows); break;
+      case DType::kFloat64: reserve_buffer(f64_, rows); break;
+      case DType::kFloat32: reserve_buffer(f32_, rows); break;
+      case DType::kInt64: reserve_buffer(i64_, rows); break;
+      case DType::kInt32: reserve_buffer(i32_, rows); break;
+      case DType::kInt8: reserve_buffer(i8_, rows); break;
+      case DType::kBool: reserve_buffer(b_, rows); break;
+      case DType::kString: reserve_buffer(codes_, rows); break;
     }
     capacity_hint_ = rows;
   }
@@ -650,11 +651,30 @@ class ColumnReader {
   }
 
  private:
+  template <typename T>
+  static void reserve_buffer(std::vector<T>& v, std::size_t rows) {
+    // Untouched capacity costs address space only; pages are faulted in as rows arrive.
+    v.reserve(rows);
+  }
+
   // Buffers were reserved for the whole file; a frame-range read may use a small part of that.
   template <typename T>
   static std::vector<T> fit(std::vector<T> v) {
     if (v.capacity() > 2 * v.size() + 4096) v.shrink_to_fit();
     return v;
+  }
+
+  // Calls fn(row) for every invalid row of a DuckDB validity mask, skipping all-valid words.
+  template <typename Fn>
+  static void for_each_null(const uint64_t* validity, idx_t n, Fn&& fn) {
+    for (idx_t word = 0; word * 64 < n; ++word) {
+      uint64_t invalid = ~validity[word];
+      if (word * 64 + 64 > n) invalid &= (uint64_t{1} << (n - word * 64)) - 1;
+      while (invalid) {
+        fn(word * 64 + static_cast<idx_t>(__builtin_ctzll(invalid)));
+        invalid &= invalid - 1;
+      }
+    }
   }
 
   template <typename T>
@@ -663,8 +683,8 @@ class ColumnReader {
     out.insert(out.end(), src, src + n);
     if (!validity) return;
     // A null float is NaN for us (pandas does the same on read).
-    for (idx_t i = 0; i < n; ++i)
-      if (!((validity[i / 64] >> (i % 64)) & 1)) out[base + i] = std::numeric_limits<T>::quiet_NaN();
+    T* dst = out.data() + base;
+    for_each_null(validity, n, [&](idx_t row) { dst[row] = std::numeric_limits<T>::quiet_NaN(); });
   }
 
   template <typename T>
@@ -679,14 +699,16 @@ class ColumnReader {
       if (!validity_.empty()) validity_.insert(validity_.end(), n, 1);
       return;
     }
+    bool any_null = false;
+    for_each_null(validity, n, [&](idx_t) { any_null = true; });
+    if (!any_null && validity_.empty()) return;
     if (validity_.empty()) {
-      bool any_null = false;
-      for (idx_t i = 0; i < n && !any_null; ++i) any_null = !((validity[i / 64] >> (i % 64)) & 1);
-      if (!any_null) return;
       validity_.reserve(capacity_hint_);
       validity_.assign(rows_, 1);
     }
-    for (idx_t i = 0; i < n; ++i) validity_.push_back(static_cast<uint8_t>((validity[i / 64] >> (i % 64)) & 1));
+    const std::size_t base = validity_.size();
+    validity_.insert(validity_.end(), n, 1);
+    for_each_null(validity, n, [&](idx_t row) { validity_[base + row] = 0; });
   }
 
   void append_strings(duckdb_string_t* src, const uint64_t* validity, idx_t n) {
@@ -876,7 +898,9 @@ void write_parquet(const Table& table, const fs::path& path, const ParquetWriteO
     }
     io::TableScanRegistration scan(table, bound_names);
     const std::string sql = fmt::format(
-        "COPY (SELECT * FROM mosaic_table_scan({})) TO {} (FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}{})",
+        // No bloom filters: pyarrow writes none by default, and frame ranges prune by min/max.
+        "COPY (SELECT * FROM mosaic_table_scan({})) TO {} (FORMAT parquet, COMPRESSION {}, ROW_GROUP_SIZE {}, "
+        "WRITE_BLOOM_FILTER false{})",
         scan.handle(), io::sql_string(out.temp_path().string()), compression_name(options.compression),
         kRowGroupSize, kv);
     io::thread_connection().query(sql, path.string());
