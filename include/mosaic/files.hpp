@@ -45,8 +45,25 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 std::string read_file_text(const std::filesystem::path& path);
 std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path);
 
+/// \brief Shell-style match of a file name (Python's fnmatch/glob: `*`, `?`, `[...]`; a leading
+/// dot must be matched explicitly).
+bool glob_match(std::string_view pattern, std::string_view name);
+
 /// \brief Create the directory and its parents; throws IoError naming it on failure.
 void make_dirs(const std::filesystem::path& dir);
+
+/// \brief An exclusive advisory lock (flock) on `<path>`, held for the object's lifetime.
+/// Guards read-modify-write of shared files (index.csv) between processes and threads.
+class FileLock {
+ public:
+  explicit FileLock(const std::filesystem::path& lock_path);
+  ~FileLock();
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 /// \brief Now as Python's `datetime.now(timezone.utc).isoformat()`:
 /// `YYYY-MM-DDTHH:MM:SS.ffffff+00:00`, the fraction omitted when the microsecond is 0.

@@ -1,6 +1,8 @@
 #include "mosaic/files.hpp"
 
 #include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/file.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -82,10 +84,36 @@ std::vector<uint8_t> read_file_bytes(const fs::path& path) {
   return std::vector<uint8_t>(s.begin(), s.end());
 }
 
+bool glob_match(std::string_view pattern, std::string_view name) {
+  return ::fnmatch(std::string(pattern).c_str(), std::string(name).c_str(), FNM_PERIOD) == 0;
+}
+
 void make_dirs(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec && !fs::is_directory(dir)) throw IoError(fmt::format("{}: cannot create directory: {}", dir.string(), ec.message()));
+}
+
+// flock() locks belong to the open file description, so two threads of one process that open the
+// lock file separately still exclude each other, as two processes do.
+FileLock::FileLock(const fs::path& lock_path) {
+  make_dirs(lock_path.parent_path());
+  fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw IoError(fmt::format("{}: cannot open lock file: {}", lock_path.string(), std::strerror(errno)));
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      int err = errno;
+      ::close(fd_);
+      throw IoError(fmt::format("{}: cannot lock: {}", lock_path.string(), std::strerror(err)));
+    }
+  }
+}
+
+FileLock::~FileLock() {
+  if (fd_ >= 0) {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
 }
 
 std::string now_iso() {
