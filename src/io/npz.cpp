@@ -16,6 +16,7 @@
 #include <fmt/ranges.h>
 #include <limits>
 #include <memory>
+#include <new>
 #include <set>
 
 #include "io/pickle.hpp"
@@ -863,7 +864,13 @@ NpzArchive read_npz(const fs::path& path) {
     zip_file_t* zf = zip_fopen_index(za.get(), static_cast<zip_uint64_t>(i), 0);
     if (zf == nullptr)
       throw IoError(fmt::format("{}: cannot open member: {}", member, zip_strerror(za.get())));
-    std::vector<uint8_t> buf(static_cast<std::size_t>(st.size));
+    std::vector<uint8_t> buf;
+    try {
+      buf.resize(static_cast<std::size_t>(st.size));
+    } catch (const std::bad_alloc&) {
+      zip_fclose(zf);
+      throw IoError(fmt::format("{}: member of {} bytes does not fit in memory", member, st.size));
+    }
     zip_uint64_t got = 0;
     std::string read_error;
     while (got < st.size) {
