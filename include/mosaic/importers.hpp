@@ -20,23 +20,59 @@
 
 namespace mosaic {
 
+// Every field has a default member initializer, so designated initializers that name only some
+// fields (`ImportOptions{.format = "dlc", .fps = 30.0}`) compile cleanly under -Wextra -Werror.
 struct ImportOptions {
   /// One of: csv, parquet, dlc, sleap, trex, idtrackerai, jabs.
-  std::string format;
+  std::string format{};
   /// Group for every imported sequence ("" = none).
-  std::string group;
+  std::string group{};
   /// Sequence name; default: derived from the file name (see each importer).
-  std::string sequence;
+  std::string sequence{};
   /// Frames per second; overrides what the file stores. Used for `time = frame / fps`.
-  std::optional<double> fps;
+  std::optional<double> fps{};
+
+  /// \name ANGLE keypoints (all pose formats)
+  /// ANGLE is the heading from the `angle_from` (back) keypoint to the `angle_to` (front) one.
+  /// Each is a keypoint name (exact, else case- and punctuation-insensitive: "tail base" matches
+  /// "Tail_base") or a 0-based keypoint index. Both empty = the default rule: back = the first
+  /// keypoint found among tail base / base tail / tail root / thorax, front = the first found
+  /// among spine 1 / head / base neck / neck / nose / snout (names compared lower-case with
+  /// punctuation removed; DLC individual prefixes are removed first). This reproduces the shared
+  /// datasets: DeepOF Tail_base -> Spine_1, SLEAP flies thorax -> head, JABS BASE_TAIL ->
+  /// BASE_NECK. When neither rule finds a pair, ANGLE is empty and a note says so.
+  /// @{
+  std::string angle_from{};
+  std::string angle_to{};
+  /// @}
+
+  /// SLEAP: keep a track only when it has an instance (at least one present keypoint) in at
+  /// least this fraction of the file's frames, in [0, 1]; 0 keeps every track. Kept tracks get
+  /// ids 0.. in the file's track order; dropped tracks are listed in `ImportedSequence::notes`.
+  /// The default drops SLEAP's short-lived spurious tracks (the shared fly pair keeps tracks
+  /// "1" and "2", 1100/1100 frames, and drops 25 tracks of 1-15 frames).
+  double min_track_fraction = 0.1;
+
+  /// DLC single-animal layout (no `individuals` header row): body-part name prefixes that name
+  /// the individuals, e.g. {"B_", "W_"}; ids follow this list and the prefix is removed from
+  /// the keypoint name. A body part takes the first prefix it starts with; one that matches none
+  /// is an error. {""} forces one animal. Empty = auto-detect: every body part is `<P>_<name>`,
+  /// there are at least two prefixes, each prefix's body parts are contiguous, and every prefix
+  /// has the same (at least two) names in the same order; ids then follow first appearance.
+  /// Otherwise the file holds one animal (id 0).
+  std::vector<std::string> individual_prefixes{};
 };
 
 struct ImportedSequence {
-  std::string group;
-  std::string sequence;
-  Table tracks;  ///< canonical columns (without group/sequence)
-  std::vector<std::filesystem::path> sources;
-  std::optional<double> fps;  ///< the rate used (from the file or the options)
+  std::string group{};
+  std::string sequence{};
+  Table tracks{};  ///< canonical columns (without group/sequence)
+  std::vector<std::filesystem::path> sources{};
+  std::optional<double> fps{};  ///< the rate used (from the file or the options)
+  /// Keypoint names in pose-column order (poseX{k} is keypoints[k]); empty without pose.
+  std::vector<std::string> keypoints{};
+  /// Human-readable remarks for the user (dropped tracks, assumed fps, sorted rows, ...).
+  std::vector<std::string> notes{};
 };
 
 /// \brief The formats `import_tracks` accepts, sorted.
