@@ -23,6 +23,8 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "mosaic/errors.hpp"
 #include "sim/det_math.hpp"
 #include "sim/rng.hpp"
@@ -165,10 +167,14 @@ std::vector<KeypointSpec> keypoint_layout(int keypoints) {
   throw InputError("SimulationOptions." + field + ": expected " + expected + ", got " + got);
 }
 
-std::string show(double value) { return std::to_string(value); }
+// Shortest round-trip form, so messages say 100 rather than 100.000000.
+std::string show(double value) { return fmt::format("{}", value); }
 
 void validate(const SimulationOptions& o, int sequence_index) {
-  if (sequence_index < 0) invalid("sequence_index", ">= 0", std::to_string(sequence_index));
+  if (sequence_index < 0) {
+    throw InputError("simulate_sequence: sequence_index: expected >= 0, got " +
+                     std::to_string(sequence_index));
+  }
   if (o.animals < 1) invalid("animals", ">= 1", std::to_string(o.animals));
   if (o.keypoints < 1) invalid("keypoints", ">= 1", std::to_string(o.keypoints));
   if (o.frames < 0) invalid("frames", ">= 0", std::to_string(o.frames));

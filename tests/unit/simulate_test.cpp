@@ -710,11 +710,12 @@ TEST(SimulateTest, InvalidOptionsNameTheField) {
   expect_error(o, 0, "SimulationOptions.missing_keypoint_rate");
   o = small_options();
   o.arena = 100.0;
-  expect_error(o, 0, "SimulationOptions.arena: expected a finite value >= 3 body lengths");
+  expect_error(o, 0,
+               "SimulationOptions.arena: expected a finite value >= 3 body lengths (180), got 100");
   o = small_options();
   o.body_length = std::numeric_limits<double>::quiet_NaN();
   expect_error(o, 0, "SimulationOptions.body_length");
-  expect_error(small_options(), -1, "SimulationOptions.sequence_index");
+  expect_error(small_options(), -1, "simulate_sequence: sequence_index: expected >= 0, got -1");
 }
 
 TEST(SimulateTest, SequenceNames) {
