@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "io/duckdb_connection.hpp"
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
 
@@ -332,6 +333,32 @@ TEST_F(ParquetTest, ConcurrentReadsAndWritesFromSeveralThreads) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok, (std::vector<int>{1, 1, 1, 1}));
+}
+
+TEST_F(ParquetTest, WidensOtherTypesAndRefusesNestedOnes) {
+  fs::path p = dir_ / "types.parquet";
+  io::thread_connection().query(
+      "COPY (SELECT 1::SMALLINT AS small, 200::UTINYINT AS ubyte, 4000000000::UINTEGER AS uint, "
+      "TIMESTAMP_NS '2020-01-01 00:00:00.000000001' AS ts_ns, TIMESTAMP '2020-01-01 00:00:01' AS ts_us, "
+      "DATE '2020-01-02' AS day, 12.5::DECIMAL(10,2) AS dec, [1, 2] AS list, NULL::SMALLINT AS null_small) TO " +
+          io::sql_string(p.string()) + " (FORMAT parquet)",
+      p.string());
+  ParquetReadOptions opts;
+  opts.columns = {"small", "ubyte", "uint", "ts_ns", "ts_us", "day", "dec", "null_small"};
+  Table t = read_parquet(p, opts);
+  for (const auto* name : {"small", "ubyte", "uint", "ts_ns", "ts_us", "day", "null_small"})
+    EXPECT_EQ(t.column(name).type(), DType::kInt64) << name;
+  EXPECT_EQ(t.column("uint").i64()[0], 4000000000LL);
+  EXPECT_EQ(t.column("ts_ns").i64()[0], 1577836800000000001LL);
+  EXPECT_EQ(t.column("ts_us").i64()[0], 1577836801000000000LL);
+  EXPECT_EQ(t.column("day").i64()[0], 1577923200000000000LL);
+  EXPECT_EQ(t.column("dec").type(), DType::kFloat64);
+  EXPECT_EQ(t.column("dec").f64()[0], 12.5);
+  EXPECT_TRUE(t.column("null_small").is_null(0));
+  EXPECT_EQ(error_text([&] { read_parquet(p); }),
+            p.string() + ": column 'list' has type LIST, which mosaic cannot read (expected numbers, booleans, "
+                         "strings or timestamps)");
+  EXPECT_THROW(parquet_schema(p), SchemaError);
 }
 
 // ---- Files written by pandas / pyarrow --------------------------------------------------------------
