@@ -551,6 +551,9 @@ std::vector<std::string> Hdf5Reader::read_strings(std::string_view dataset) cons
   } else {
     std::size_t size = H5Tget_size(file_type.get());
     H5Tset_size(mem_type.get(), size);
+    // NULLTERM (the default) would give up the last byte of a full-width NULLPAD string
+    // ("forelegL1" in a 9-byte field); NULLPAD keeps every byte and trim_fixed stops at a NUL.
+    H5Tset_strpad(mem_type.get(), H5T_STR_NULLPAD);
     std::vector<char> buf(static_cast<std::size_t>(n) * size);
     if (H5Dread(ds.get(), mem_type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0) fail_read(dataset);
     for (hssize_t i = 0; i < n; ++i) out.push_back(trim_fixed(buf.data() + static_cast<std::size_t>(i) * size, size));
@@ -585,6 +588,7 @@ std::optional<std::string> Hdf5Reader::string_attribute(std::string_view object_
   }
   std::size_t size = H5Tget_size(file_type.get());
   H5Tset_size(mem_type.get(), size);
+  H5Tset_strpad(mem_type.get(), H5T_STR_NULLPAD);  // see read_strings
   std::vector<char> buf(size);
   if (H5Aread(attr.get(), mem_type.get(), buf.data()) < 0) fail_read(fmt::format("{}@{}", object, name));
   return trim_fixed(buf.data(), size);
