@@ -606,6 +606,10 @@ TEST(ImporterDlc, SingleAnimalWithoutPrefixesAndUnsortedFrames) {
   EXPECT_THAT(joined(seq.notes), HasSubstr("sorted them by frame"));
   EXPECT_THAT(joined(seq.notes), HasSubstr("ANGLE left empty"));
 
+  // A UTF-8 byte-order mark (spreadsheet exports) is ignored.
+  fs::path bom = dir.file("bom.csv", "\xEF\xBB\xBFscorer,S,S\nbodyparts,a,a\ncoords,x,y\n0,1,2\n");
+  EXPECT_EQ(import_dlc_csv(bom, ImportOptions{}).tracks.num_rows(), 1u);
+
   fs::path dup = dir.file("dup.csv",
                           "scorer,S,S\nbodyparts,a,a\ncoords,x,y\n"
                           "3,1,1\n4,1,1\n3,2,2\n");

@@ -136,7 +136,9 @@ ImportedSequence import_dlc_csv(const fs::path& file, const ImportOptions& optio
   if (text.empty() || text.find('\0') != std::string::npos)
     throw InputError(fmt::format("{}: expected {}, found {}", where, expected, importer_detail::describe_found(file)));
 
-  LineCursor lines(text);
+  std::string_view body = text;
+  if (body.starts_with("\xEF\xBB\xBF")) body.remove_prefix(3);  // UTF-8 byte-order mark (Excel)
+  LineCursor lines(body);
   std::vector<std::string_view> fields;
   std::string_view line;
 

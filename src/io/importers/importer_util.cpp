@@ -169,6 +169,7 @@ std::string guess_format(const fs::path& path) {
   if (head.starts_with("\x93NUMPY")) return "idtrackerai";
   if (head.starts_with("PAR1")) return "parquet";
   if (looks_binary(head)) return "";
+  if (head.starts_with("\xEF\xBB\xBF")) head.erase(0, 3);  // UTF-8 byte-order mark
   std::string line = head.substr(0, head.find_first_of("\r\n"));
   if (line.starts_with("scorer,") || line.starts_with("\"scorer\",")) return "dlc";
   // A canonical track CSV has frame and id among its header cells.
