@@ -25,7 +25,7 @@
 //   the head yaws around the neck by a small OU angle.
 // - Observation: each keypoint gets Gaussian jitter whose scale is log-normal per point and grows
 //   with speed (about 1 px at rest for a 60 px body); poseP = (1 - 0.05 U) / (1 + r^2 / r0^2)
-//   with r the jitter length and r0 = 4 px, so jittery points have lower confidence. Keypoints
+//   with r the jitter length and r0 = 5 px, so jittery points have lower confidence. Keypoints
 //   are dropped independently at missing_keypoint_rate; with absent_stretches, each animal
 //   disappears about every 90 s for 0.5-8 s (its rows stay, with NaN values and P = 0). The
 //   observation never feeds back into the motion, so missing_keypoint_rate and absent_stretches

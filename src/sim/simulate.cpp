@@ -112,7 +112,7 @@ constexpr double kAbsentMax = 8.0;
 constexpr double kJitterBase = 1.0;            // px, keypoint jitter sd at rest
 constexpr double kJitterSpeed = 600.0;         // px/s: jitter doubles at this speed (motion blur)
 constexpr double kJitterLogSd = 0.5;           // log-normal spread of the per-point jitter scale
-constexpr double kConfidenceRadius = 4.0;      // px: P halves at this jitter length
+constexpr double kConfidenceRadius = 5.0;      // px: P halves at this jitter length
 constexpr double kConfidenceSpread = 0.05;     // P is multiplied by U(1 - spread, 1]
 
 // Purposes of the random streams of one animal: keeping them apart is what makes the motion

@@ -190,7 +190,7 @@ TEST(SimulateTest, OutputBytesArePinned) {
   o.frames = 600;
   o.seed = 42;
   const Table t = simulate_sequence(o, 0);
-  EXPECT_EQ(fingerprint(t), 0x1d668db0b121c163ULL) << std::hex << fingerprint(t);
+  EXPECT_EQ(fingerprint(t), 0x6ee749c7ef4969c5ULL) << std::hex << fingerprint(t);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -330,7 +330,7 @@ TEST(SimulateTest, ConfidencesAreInUnitIntervalAndZeroExactlyWhenMissing) {
     }
   }
   // Mostly confident, with a tail of poor points, like pose estimators.
-  EXPECT_GT(sum / n, 0.75);
+  EXPECT_GT(sum / n, 0.8);
   EXPECT_GT(low, 0);
   EXPECT_LT(static_cast<double>(low) / n, 0.1);
 }
