@@ -177,6 +177,7 @@ TEST(ImporterDlc, MultiAnimalReproducesSharedCsv) {
   EXPECT_EQ(seq.keypoints[0], "Nose");
   EXPECT_EQ(seq.keypoints[13], "Right_fhip");
   EXPECT_THAT(joined(seq.notes), HasSubstr("ANGLE from 'Tail_base' (6) to 'Spine_1' (3)"));
+  EXPECT_THAT(joined(seq.notes), HasSubstr("ids: 0 = 'mouse_black_tail', 1 = 'mouse_white_tail'"));
   expect_reproduces(seq, kShared / "deepof_mice2/tracks/madlc_CSDS_SI.csv");
 }
 
@@ -188,6 +189,7 @@ TEST(ImporterDlc, PrefixLayoutReproducesSharedCsvWithoutFps) {
   ImportedSequence seq = import_dlc_csv(raw, opt);
   EXPECT_FALSE(seq.fps.has_value());
   EXPECT_THAT(joined(seq.notes), HasSubstr("auto-detected): B_, W_"));
+  EXPECT_THAT(joined(seq.notes), HasSubstr("ids: 0 = 'B', 1 = 'W'"));
   EXPECT_THAT(joined(seq.notes), HasSubstr("fps unknown"));
   ASSERT_EQ(seq.keypoints.size(), 14u);
   EXPECT_EQ(seq.keypoints[6], "Tail_base");

@@ -18,7 +18,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <map>
 #include <numeric>
 #include <string>
 #include <string_view>
@@ -207,6 +206,8 @@ ImportedSequence import_dlc_csv(const fs::path& file, const ImportOptions& optio
     if (!dropped.empty())
       notes.push_back(fmt::format("dropped the unique body parts of DLC individual 'single' (not an animal): {}",
                                   join_names(dropped)));
+    if (!options.individual_prefixes.empty())
+      notes.push_back("individual_prefixes ignored: the file has an 'individuals' header row");
   } else {
     std::vector<std::string> parts;  // body parts in first-appearance order
     for (std::size_t c = n_index; c < width; ++c) index_of(parts, bodyparts_row[c]);
@@ -235,6 +236,12 @@ ImportedSequence import_dlc_csv(const fs::path& file, const ImportOptions& optio
     if (prefixes.size() > 1)
       notes.push_back(fmt::format("DLC individuals from body-part prefixes ({}): {}",
                                   explicit_prefixes ? "individual_prefixes" : "auto-detected", join_names(prefixes)));
+  }
+
+  {
+    std::vector<std::string> mapping;
+    for (std::size_t a = 0; a < individuals.size(); ++a) mapping.push_back(fmt::format("{} = '{}'", a, individuals[a]));
+    notes.push_back(fmt::format("ids: {}", join_names(mapping)));
   }
 
   // Every (id, keypoint) needs exactly one x and one y column (likelihood optional).
