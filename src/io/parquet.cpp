@@ -526,6 +526,8 @@ struct FileColumn {
 struct FileSchema {
   std::vector<FileColumn> columns;  // in file order, pandas index columns removed
   bool zero_columns = false;        // a valid file without any column (see the file comment)
+  bool dropped_columns = false;     // pandas index columns were removed from `columns`
+  io::PreparedStatement select_all;  // `SELECT * FROM read_parquet(...)`, reusable for a plain read
   std::vector<std::string> names() const {
     std::vector<std::string> out;
     out.reserve(columns.size());
@@ -586,10 +588,14 @@ FileSchema describe(io::Connection& con, const fs::path& path) {
   }
   schema.columns.reserve(n);
   for (idx_t c = 0; c < n; ++c) {
-    if (is_pandas_index_column(real[c])) continue;
+    if (is_pandas_index_column(real[c])) {
+      schema.dropped_columns = true;
+      continue;
+    }
     io::LogicalType type = stmt.column_logical_type(c);
     schema.columns.push_back({real[c], bound[c], duckdb_get_type_id(type.get())});
   }
+  schema.select_all = std::move(stmt);
   return schema;
 }
 
@@ -858,7 +864,12 @@ Table read_parquet(const fs::path& path, const ParquetReadOptions& options) {
     readers.back().reserve(total_rows);
   }
 
-  io::PreparedStatement stmt = con.prepare(sql, where);
+  // A plain read of every column reuses the statement that described the file: binding
+  // read_parquet parses the footer, which is most of the cost of reading a small file.
+  const bool plain = options.columns.empty() && filter.empty() && !schema.dropped_columns &&
+                     std::all_of(mappings.begin(), mappings.end(),
+                                 [](const TypeMapping& m) { return m.convert == TypeMapping::Convert::kNone; });
+  io::PreparedStatement stmt = plain ? std::move(schema.select_all) : con.prepare(sql, where);
   io::Result result = stmt.execute_streaming(where);
   while (io::DataChunk chunk = result.fetch_chunk(where)) {
     const idx_t n = duckdb_data_chunk_get_size(chunk.get());

@@ -9,7 +9,12 @@
 #include <string>
 #include <thread>
 
+// DuckDB's header is on the include path only when the test target links mosaic_duckdb; the test
+// that writes exotic column types through SQL needs it and is skipped otherwise.
+#if __has_include(<duckdb.h>)
 #include "io/duckdb_connection.hpp"
+#define MOSAIC_TEST_HAS_DUCKDB 1
+#endif
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
 
@@ -336,6 +341,9 @@ TEST_F(ParquetTest, ConcurrentReadsAndWritesFromSeveralThreads) {
 }
 
 TEST_F(ParquetTest, WidensOtherTypesAndRefusesNestedOnes) {
+#ifndef MOSAIC_TEST_HAS_DUCKDB
+  GTEST_SKIP() << "needs duckdb.h (link the unit tests with mosaic_duckdb)";
+#else
   fs::path p = dir_ / "types.parquet";
   io::thread_connection().query(
       "COPY (SELECT 1::SMALLINT AS small, 200::UTINYINT AS ubyte, 4000000000::UINTEGER AS uint, "
@@ -359,6 +367,7 @@ TEST_F(ParquetTest, WidensOtherTypesAndRefusesNestedOnes) {
             p.string() + ": column 'list' has type LIST, which mosaic cannot read (expected numbers, booleans, "
                          "strings or timestamps)");
   EXPECT_THROW(parquet_schema(p), SchemaError);
+#endif
 }
 
 // ---- Files written by pandas / pyarrow --------------------------------------------------------------
