@@ -879,7 +879,12 @@ Table read_parquet(const fs::path& path, const ParquetReadOptions& options) {
   }
 
   Table table;
-  for (std::size_t c = 0; c < readers.size(); ++c) table.add_column(chosen[c]->name, readers[c].finish());
+  for (std::size_t c = 0; c < readers.size(); ++c) {
+    // Parquet allows two columns of one name; a Table does not.
+    if (table.has_column(chosen[c]->name))
+      throw SchemaError(fmt::format("{}: column '{}' appears twice in the file", where, chosen[c]->name));
+    table.add_column(chosen[c]->name, readers[c].finish());
+  }
   return table;
 }
 

@@ -191,6 +191,24 @@ TEST_F(ParquetTest, MissingCorruptAndTruncatedFilesAreIoErrorsNamingTheFile) {
   EXPECT_THROW(read_parquet(empty), IoError);
 }
 
+TEST_F(ParquetTest, DamagedDataPageFailsTheReadInsteadOfTruncatingIt) {
+  // The footer is intact, so the error only shows while chunks stream in.
+  std::vector<double> x(300000);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i) * 1.1;
+  Table t;
+  t.add_column("x", Column::from_float64(x));
+  fs::path good = dir_ / "good.parquet";
+  write_parquet(t, good);
+  std::string bytes = read_file_text(good);
+  for (std::size_t i = 0; i < 64; ++i) bytes[bytes.size() / 2 + i] = '\x7F';
+  fs::path damaged = dir_ / "damaged.parquet";
+  write_file_atomic(damaged, bytes);
+  EXPECT_EQ(parquet_row_count(damaged), 300000);
+  std::string msg = error_text([&] { read_parquet(damaged); });
+  EXPECT_EQ(msg.rfind(damaged.string() + ": ", 0), 0u) << msg;
+  EXPECT_THROW(read_parquet(damaged), IoError);
+}
+
 TEST_F(ParquetTest, ZeroRowTableKeepsSchema) {
   Table t;
   t.add_column("frame", Column::from_int64({}));
