@@ -170,7 +170,8 @@ std::vector<ImportedVideo> import_videos(const Dataset& dataset, const std::vect
   // Update the index under its lock: replace rows of the same stored file, add the new rows,
   // re-rank video_order by file name within the sequence.
   const fs::path index_path = media_index_path(dataset);
-  FileLock lock(fs::path(index_path.string() + ".lock"));
+  // The same lock file convention as the run indexes (index_csv.cpp).
+  FileLock lock(index_path.parent_path() / ("." + index_path.filename().string() + ".lock"));
   TextCsv csv;
   if (fs::exists(index_path)) csv = TextCsv::read(index_path);
   if (csv.header.empty()) csv.header = media_index_columns();
