@@ -171,10 +171,9 @@ bool is_na(std::string_view s) {
     case 3: return s == "NaN" || s == "nan" || s == "N/A" || s == "n/a" || s == "#NA";
     case 4: return s == "NULL" || s == "null" || s == "None" || s == "-NaN" || s == "-nan" || s == "<NA>" ||
                    s == "#N/A";
-    case 5: return s == "1.#IND";
-    case 6: return s == "1.#QNAN" || s == "-1.#IND";
-    case 7: return s == "-1.#QNAN";
-    case 9: return s == "#N/A N/A";
+    case 6: return s == "1.#IND";
+    case 7: return s == "1.#QNAN" || s == "-1.#IND";
+    case 8: return s == "-1.#QNAN" || s == "#N/A N/A";
     default: return false;
   }
 }

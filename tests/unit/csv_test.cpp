@@ -83,6 +83,12 @@ TEST_F(CsvTest, InfersPandasTypes) {
 
 TEST_F(CsvTest, AcceptsNanAndInfinitySpellings) {
   Table t = parse_csv("x\nnan\nNaN\ninf\n-inf\nInfinity\n-Infinity\n+1.5\n1.\n.5\nNA\n", "mem.csv");
+  // Every one of pandas' default NA spellings is missing, even in a column that is otherwise text.
+  Table na = parse_csv("s\nword\n#N/A\n#N/A N/A\n#NA\n-1.#IND\n-1.#QNAN\n-NaN\n-nan\n1.#IND\n1.#QNAN\n<NA>\nN/A\nNA\n"
+                       "NULL\nNaN\nNone\nn/a\nnan\nnull\n",
+                       "mem.csv");
+  ASSERT_EQ(na.column("s").type(), DType::kString);
+  EXPECT_EQ(na.column("s").null_count(), na.num_rows() - 1);
   ASSERT_EQ(t.column("x").type(), DType::kFloat64);
   auto x = t.column("x").f64();
   EXPECT_TRUE(std::isnan(x[0]));
