@@ -24,6 +24,14 @@ class ImportCommand final : public Command {
     sub_->add_option("--group", opt_.group, "Group of the imported sequences");
     sub_->add_option("--sequence", opt_.sequence, "Sequence name (default: from the file name)");
     sub_->add_option("--fps", fps_, "Frames per second (default: from the file or meta.fps_default)");
+    sub_->add_option("--angle-from", opt_.angle_from, "Back keypoint of ANGLE (name or 0-based index)");
+    sub_->add_option("--angle-to", opt_.angle_to, "Front keypoint of ANGLE (name or 0-based index)");
+    sub_->add_option("--min-track-fraction", opt_.min_track_fraction,
+                     "SLEAP: keep tracks present in at least this fraction of frames")
+        ->capture_default_str();
+    sub_->add_option("--individual-prefixes", opt_.individual_prefixes,
+                     "DLC single-animal layout: body-part prefixes naming the animals (e.g. B_,W_)")
+        ->delimiter(',');
     sub_->add_flag("--quiet", quiet_, "Print nothing");
   }
   int run() override {
@@ -41,9 +49,11 @@ class ImportCommand final : public Command {
     }
     for (const auto& s : seqs) {
       ds.write_tracks(s.group, s.sequence, s.tracks, {.std_format = opt_.format, .sources = s.sources});
-      if (!quiet_)
+      if (!quiet_) {
         std::printf("imported %s%s%s: %zu rows -> %s\n", s.group.c_str(), s.group.empty() ? "" : "/",
                     s.sequence.c_str(), s.tracks.num_rows(), ds.tracks_path(s.group, s.sequence).c_str());
+        for (const auto& note : s.notes) std::printf("  note: %s\n", note.c_str());
+      }
     }
     return 0;
   }

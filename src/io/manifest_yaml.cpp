@@ -130,6 +130,8 @@ void emit(std::string& out, const Json& value, int indent) {
 
 }  // namespace
 
+Json yaml_to_json(const YAML::Node& node, std::string_view where) { return to_json(node, where); }
+
 std::string yaml_scalar(const Json& value) {
   if (value.is_null()) return "null";
   if (value.is_boolean()) return value.get<bool>() ? "true" : "false";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <yaml-cpp/yaml.h>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,10 @@ namespace mosaic {
 /// float, `30` an int, `yes`/`true` a bool, `~`/`null`/empty is null, quoted scalars are strings).
 /// Throws InputError "<where>:<line>: ..." on malformed YAML.
 nlohmann::ordered_json parse_manifest_yaml(std::string_view text, std::string_view where);
+
+/// \brief Convert a parsed YAML node with the same scalar rules (for callers that walk the node
+/// tree themselves to report line numbers).
+nlohmann::ordered_json yaml_to_json(const YAML::Node& node, std::string_view where);
 
 /// \brief The 1-based line of each top-level key (for error messages), in document order.
 std::vector<std::pair<std::string, int>> yaml_top_level_key_lines(std::string_view text);

@@ -20,6 +20,7 @@
 #include "mosaic/registry.hpp"
 #include "mosaic/run_id.hpp"
 #include "pipeline/manifest.hpp"
+#include "pipeline/run_record.hpp"
 
 namespace fs = std::filesystem;
 
@@ -500,6 +501,7 @@ RunResult run_feature(const Dataset& ds, Feature& feature, const RunOptions& opt
 
   std::vector<FeatureIndexRow> pending;
   std::vector<RegistryEntry> pending_registry;
+  std::vector<std::string> empty_entries;
   std::size_t written = 0;
   auto flush = [&] {
     if (!pending.empty()) index.append_rows(pending);
@@ -532,6 +534,7 @@ RunResult run_feature(const Dataset& ds, Feature& feature, const RunOptions& opt
       else ++result.timing.entries_written;
       if (pending.size() >= 10) flush();
     }
+    if (!o.loaded && !o.failed) empty_entries.push_back(e.key);
     if (o.loaded || o.failed) {
       if (opt.log && ((i + 1) % 10 == 0 || i + 1 == n))
         std::fprintf(stderr, "[%s] Processed %zu/%zu sequences\n", storage.c_str(), i + 1, n);
@@ -609,6 +612,9 @@ RunResult run_feature(const Dataset& ds, Feature& feature, const RunOptions& opt
   // 18: flush, and mark finished unless an entry failed (DECISIONS P6).
   flush();
   if (result.failures.empty()) {
+    // The record says which entries were empty on purpose (a later status check needs it);
+    // it is written before the run is marked finished, so a finished run always has one.
+    write_run_record(run_root, run_id, empty_entries);
     index.mark_finished(run_id);
     if (registry) registry->mark_finished(storage, run_id);
     result.finished = true;
