@@ -97,6 +97,10 @@ struct VideoReaderOptions {
   int decoder_threads = 1;
   /// A frame index built by another reader of the same file; built on first use when null.
   std::shared_ptr<const VideoFrameIndex> index = nullptr;
+  /// Let the decoder drop non-reference frames shown before the next wanted frame (they are
+  /// never returned and nothing depends on them). Frames are identified by timestamp, so the
+  /// numbering and the pixels of returned frames are the same either way; false decodes all.
+  bool skip_unneeded_frames = true;
 };
 
 /// \brief Decode one video file; frames addressed by 0-based presentation index.
@@ -129,7 +133,8 @@ class VideoReader {
   void read_frames(std::span<const int64_t> indices, const FrameConversion& conversion,
                    const std::function<void(std::size_t position, Image& image)>& on_frame);
 
-  /// Frames decoded so far (for throughput figures), including those decoded only to reach others.
+  /// Frames the decoder returned so far (for throughput figures), including those decoded only to
+  /// reach others; frames it was allowed to drop unseen (skip_unneeded_frames) are not counted.
   int64_t frames_decoded() const noexcept;
 
  private:

@@ -370,7 +370,10 @@ struct VideoReader::Impl {
       for (const auto& p : packets) {
         if (!p.key) continue;
         auto pos = std::lower_bound(idx->pts.begin(), idx->pts.end(), p.pts) - idx->pts.begin();
-        keys.emplace_back(pos, p.dts != AV_NOPTS_VALUE ? std::min(p.dts, p.pts) : p.pts);
+        // Seek by the keyframe's own presentation timestamp: demuxers index keyframes by it (mov
+        // shifts its decode timestamps by the edit list, so a dts lands one keyframe early).
+        // A demuxer that lands later is caught by the overshoot check in read_one().
+        keys.emplace_back(pos, p.pts);
       }
       std::sort(keys.begin(), keys.end());
       for (const auto& [pos, ts] : keys) {
@@ -439,13 +442,18 @@ struct VideoReader::Impl {
     after_seek = true;
   }
 
+  // The presentation index of a timestamp, or -1 when it is not a frame's.
+  int64_t presentation_index(int64_t ts) const {
+    if (index->sequential || ts == AV_NOPTS_VALUE) return -1;
+    auto it = std::lower_bound(index->pts.begin(), index->pts.end(), ts);
+    if (it != index->pts.end() && *it == ts) return static_cast<int64_t>(it - index->pts.begin());
+    return -1;
+  }
+
   int64_t identify(const AVFrame& f) const {
-    int64_t ts = f.best_effort_timestamp != AV_NOPTS_VALUE ? f.best_effort_timestamp : f.pts;
-    if (!index->sequential && ts != AV_NOPTS_VALUE) {
-      auto it = std::lower_bound(index->pts.begin(), index->pts.end(), ts);
-      if (it != index->pts.end() && *it == ts) return static_cast<int64_t>(it - index->pts.begin());
-    }
-    return last_output + 1;
+    const int64_t ts = f.best_effort_timestamp != AV_NOPTS_VALUE ? f.best_effort_timestamp : f.pts;
+    const int64_t i = presentation_index(ts);
+    return i >= 0 ? i : last_output + 1;
   }
 
   [[noreturn]] void fail_frame(int64_t target, std::string_view why) const {
@@ -496,6 +504,14 @@ struct VideoReader::Impl {
         continue;
       }
       if (packet->stream_index == stream_index) {
+        if (options.skip_unneeded_frames && !index->sequential) {
+          // A frame shown before the target is never returned: when nothing references it
+          // either, the decoder may drop it unseen. Frames are identified by timestamp, so
+          // the numbering is unaffected; h264/hevc honour this per packet.
+          const int64_t shown = presentation_index(packet->pts);
+          const AVDiscard want = shown >= 0 && shown < target ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+          if (codec->skip_frame != want) codec->skip_frame = want;
+        }
         rc = avcodec_send_packet(codec.get(), packet.get());
         // AVERROR_INVALIDDATA: a damaged packet; the frames after it may still decode.
         if (rc < 0 && rc != AVERROR_INVALIDDATA && rc != AVERROR(EAGAIN)) {
