@@ -319,9 +319,16 @@ std::string compare_tables(const Table& ours_in, const Table& golden_in, const C
         << join_names(golden_in.column_names()) << "]\n";
     return rep.str();
   }
+  auto dtype_exempt = [&](const std::string& name) {
+    for (const auto& p : o.dtype_exempt) {
+      if ((!p.empty() && p.back() == '*') ? name.rfind(p.substr(0, p.size() - 1), 0) == 0 : name == p) return true;
+    }
+    return false;
+  };
   if (o.check_dtypes) {
     for (std::size_t c = 0; c < ours_in.num_columns(); ++c)
-      if (ours_in.column(c).type() != golden_in.column(c).type() && ours_in.num_rows() > 0)
+      if (ours_in.column(c).type() != golden_in.column(c).type() && ours_in.num_rows() > 0 &&
+          !dtype_exempt(ours_in.column_names()[c]))
         rep << "dtype of '" << ours_in.column_names()[c] << "': ours " << dtype_name(ours_in.column(c).type()) << ", golden "
             << dtype_name(golden_in.column(c).type()) << "\n";
   }

@@ -69,6 +69,9 @@ struct CompareOptions {
   std::vector<std::string> ignore;
   /// Dtype differences tolerated (e.g. "cluster": int32 vs int64).
   bool check_dtypes = true;
+  /// Columns whose dtype alone may differ (values are still compared); a trailing '*' matches a
+  /// prefix, e.g. "poseP*" (track columns our Dataset canonicalises to float64).
+  std::vector<std::string> dtype_exempt;
 };
 
 /// \brief "" when equal; otherwise a report: schema differences, or per column the first 10

@@ -8,7 +8,7 @@
 // compares every entry's output with the golden CSV: column names, order, dtypes and values.
 //
 // Case file keys: feature, prefer (fixed|upstream), keys, rtol, atol, rtol_float32, atol_float32,
-// up_to_sign, as_partition, ignore, check_dtypes, skip ({"<dataset>/<variant>": reason}),
+// up_to_sign, as_partition, ignore, check_dtypes, dtype_exempt, skip ({"<dataset>/<variant>": reason}),
 // check_run_id (compare our run id's hash with the golden one).
 #include <gtest/gtest.h>
 
@@ -62,6 +62,7 @@ class GoldenCaseTest : public ::testing::Test {
     opt.as_partition = strings(spec_, "as_partition");
     opt.ignore = strings(spec_, "ignore");
     opt.check_dtypes = spec_.value("check_dtypes", true);
+    opt.dtype_exempt = strings(spec_, "dtype_exempt");
     fs::path run_root = replay.dataset.root("features") / result.result.feature / ours;
     for (const auto& e : case_.run_info["outputs"]) {
       std::string key = e["entry"].get<std::string>();
