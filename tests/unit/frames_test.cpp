@@ -279,6 +279,14 @@ TEST_F(FramesTest, ReaderGivesExactFramesWithBFramesAndSeeks) {
   const std::vector<int64_t> few = {3, 70, 140};
   sparse.read_frames(few, {}, [&](std::size_t i, Image& img) { EXPECT_EQ(read_code(img), few[i]); });
   EXPECT_LT(sparse.frames_decoded(), 60);
+  // A frame just after a keyframe costs a couple of decoded frames: the seek lands on that
+  // keyframe, not on the one before (mov keyframes are found by pts, not by dts).
+  VideoReader fresh(video("code150.mp4"));
+  auto index = fresh.shared_index();
+  ASSERT_GE(index->keyframe_index.size(), 5u);
+  const int64_t key = index->keyframe_index[4];
+  EXPECT_EQ(read_code(fresh.read_frame(key + 1)), key + 1);
+  EXPECT_LE(fresh.frames_decoded(), 3) << "keyframe " << key;
 }
 
 TEST_F(FramesTest, ReaderNumbersVariableFrameRateFilesByPresentationOrder) {
