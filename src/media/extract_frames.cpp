@@ -451,7 +451,7 @@ FrameSequenceResult extract_sequence(RunContext& ctx, const WorkItem& item, cons
   FrameSequenceResult result;
   const auto t0 = Clock::now();
 
-  ctx.progress.phase(item.key, "index", static_cast<int64_t>(item.videos.size()));
+  ctx.progress.phase(item.key, "index", 0);
   std::atomic<int64_t> decoded{0};
   SequenceSource src = open_sequence(item.videos, threads, decoded);
 
@@ -611,7 +611,10 @@ FrameSequenceResult extract_sequence(RunContext& ctx, const WorkItem& item, cons
 
 // An existing folder with no index row (an interrupted run): index it from its run_info.json.
 bool reindex_existing(RunContext& ctx, const WorkItem& item, const fs::path& seq_dir) {
-  if (ctx.indexed.count({item.group, item.sequence})) return false;
+  {
+    std::lock_guard lock(ctx.index_mutex);  // other sequences' threads add to `indexed`
+    if (ctx.indexed.count({item.group, item.sequence})) return false;
+  }
   const fs::path info_path = seq_dir / "run_info.json";
   Json info = python_json_loads(read_file_text(info_path));
   int64_t n = 0;
