@@ -135,7 +135,7 @@ inline GoldenMatrix read_golden_table(const std::filesystem::path& path) {
 
 /// \brief A headerless numeric array export (`<file>.<key>.csv`, one row per line).
 inline GoldenMatrix read_golden_array(const std::filesystem::path& path) {
-  std::string text = read_text(path);
+  std::string text = read_text(resolve_golden_csv(path));
   const std::size_t first_line_end = text.find('\n');
   const std::string first = text.substr(0, first_line_end);
   const std::size_t ncols = static_cast<std::size_t>(std::count(first.begin(), first.end(), ',')) + 1;
