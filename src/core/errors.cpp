@@ -58,7 +58,8 @@ std::string did_you_mean(std::string_view name, const std::vector<std::string>& 
   }
   // Close enough: at most a third of the name's length (at least 1, at most 3 edits).
   std::size_t limit = std::clamp<std::size_t>(name.size() / 3, 1, 3);
-  return best_d <= limit ? best : std::string();
+  // A suggestion that replaces the whole name says nothing ("x" is one edit from "a").
+  return best_d <= limit && best_d < name.size() ? best : std::string();
 }
 
 }  // namespace mosaic

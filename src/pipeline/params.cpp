@@ -306,7 +306,7 @@ Json ParamSchema::validate(const Json& value, const std::string& path) const {
   for (auto it = value.begin(); it != value.end(); ++it) {
     if (field(it.key())) continue;
     std::string hint = did_you_mean(it.key(), names);
-    throw InputError(fmt::format("{}: unknown parameter '{}'{}; {} accepts: {}", where(path), it.key(),
+    throw InputError(fmt::format("{}unknown parameter '{}'{}; {} accepts: {}", path.empty() ? "" : path + ": ", it.key(),
                                  hint.empty() ? "" : fmt::format(" (did you mean '{}'?)", hint), model_name_,
                                  names.empty() ? "no parameters" : join_names(names)));
   }
@@ -317,7 +317,7 @@ Json ParamSchema::validate(const Json& value, const std::string& path) const {
     if (value.contains(f.name)) {
       v = f.type.validate(value.at(f.name), sub);
     } else if (f.required) {
-      throw InputError(fmt::format("{}: missing required parameter '{}' ({})", where(path), f.name, f.doc));
+      throw InputError(fmt::format("{}missing required parameter '{}' ({})", path.empty() ? "" : path + ": ", f.name, f.doc));
     } else {
       v = f.default_value;
     }
