@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# make demo: simulate the built-in demo dataset (once), then show what it holds.
+# make demo: simulate the built-in demo dataset (once), run the demo pipeline, show the results.
 # Usage: scripts/demo.sh <path to mosaic binary> <demo dataset folder>
+# Running it twice shows every step cached: nothing is recomputed.
 set -euo pipefail
 mosaic="$1"
 demo="$2"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 if [ ! -f "$demo/dataset.yaml" ] || [ ! -f "$demo/tracks/index.csv" ]; then
   echo "== simulating the demo dataset: 4 sequences x 3 animals x 7 keypoints x 9,000 frames at 30 fps"
@@ -15,3 +17,16 @@ fi
 echo
 echo "== mosaic info $demo"
 "$mosaic" info "$demo"
+for pipeline in "$here"/examples/demo.yaml "$here"/examples/calms21_style.yaml; do
+  [ -f "$pipeline" ] || continue
+  echo
+  echo "== mosaic run $(basename "$pipeline") --dataset $demo"
+  "$mosaic" run "$pipeline" --dataset "$demo"
+  echo
+  echo "== mosaic status $(basename "$pipeline")"
+  "$mosaic" status "$pipeline" --dataset "$demo"
+done
+echo
+echo "== mosaic query: mean speed per sequence and animal (speed-angvel)"
+"$mosaic" query "$demo" 'SELECT sequence, id, round(avg(speed), 2) AS mean_speed_px_s, count(*) AS frames
+                        FROM "speed-angvel__from__tracks" GROUP BY sequence, id ORDER BY sequence, id LIMIT 6'
