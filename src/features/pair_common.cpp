@@ -31,6 +31,14 @@ void throw_single_frame(const std::string& where, const AnimalTracks& animals, s
       where, animals.ids[a], animals.ids[b], animals.order_of(a)[row_in_a]));
 }
 
+std::vector<std::size_t> FrameLayout::rows_by_frame() const {
+  std::vector<std::size_t> start(present.size() + 1, 0);
+  for (std::size_t f = 0; f < present.size(); ++f) start[f + 1] = start[f] + present[f];
+  std::vector<std::size_t> out(start.back());
+  for (std::size_t r = 0; r < frame_rank.size(); ++r) out[start[frame_rank[r]] + rank_in_frame[r]] = r;
+  return out;
+}
+
 FrameLayout frame_layout(const AnimalTracks& animals) {
   FrameLayout l;
   std::vector<double> frames(animals.order.begin(), animals.order.end());

@@ -35,6 +35,10 @@ struct FrameLayout {
   std::vector<std::size_t> offset;         ///< per frame: first output row
   std::size_t total_rows = 0;
 
+  /// Cleaned rows ordered by (frame, rank in frame): frame f's present animals are entries
+  /// [sum of present[0..f), + present[f]).
+  std::vector<std::size_t> rows_by_frame() const;
+
   /// Output row of the ordered pair (animal of cleaned row i, animal of cleaned row j) at their
   /// common frame.
   std::size_t dest(std::size_t row_i, std::size_t row_j) const noexcept {

@@ -146,8 +146,12 @@ Table PairEgocentric::apply(const Table& df) const {
     empty.add_column("id2", Column::from_int64({}));
     return empty;
   }
-  std::vector<std::vector<float>> feat(15, std::vector<float>(total));
-  std::vector<int64_t> src(total), persp(total), id1(total), id2(total);
+  // The 15 values of an output row are scattered as one 64-byte record (one cache line per row
+  // instead of one per column), then transposed into columns in a single streaming pass.
+  struct Record {
+    float v[16];
+  };
+  std::vector<Record> rec(total);
 
   // Per-pair buffers, reused.
   std::vector<std::size_t> ia, ib;
@@ -222,16 +226,41 @@ Table PairEgocentric::apply(const Table& df) const {
       for (std::size_t t = 0; t < t_len; ++t) {
         const std::size_t ra = off_a + ia[t], rb = off_b + ib[t];
         const std::size_t d0 = layout.dest(ra, rb), d1 = layout.dest(rb, ra);
+        Record& r0 = rec[d0];
+        Record& r1 = rec[d1];
         for (std::size_t k = 0; k < 15; ++k) {
-          feat[k][d0] = ab[k * t_len + t];
-          feat[k][d1] = ba[k * t_len + t];
+          r0.v[k] = ab[k * t_len + t];
+          r1.v[k] = ba[k * t_len + t];
         }
-        src[d0] = src[d1] = static_cast<int64_t>(animals.source_rows[ra]);
-        persp[d0] = 0;
-        persp[d1] = 1;
-        id1[d0] = id2[d1] = animals.ids[a];
-        id2[d0] = id1[d1] = animals.ids[b];
       }
+    }
+  }
+  std::vector<std::vector<float>> feat(15, std::vector<float>(total));
+  for (std::size_t r = 0; r < total; ++r)
+    for (std::size_t k = 0; k < 15; ++k) feat[k][r] = rec[r].v[k];
+  rec = std::vector<Record>();
+  // Keys in output order, straight from the layout: frame by frame, every ordered pair (i, j) of
+  // the animals present, i outer. src is animal i's row (Python's frame; sequence/group per row).
+  std::vector<int64_t> src(total), persp(total), id1(total), id2(total);
+  {
+    std::vector<std::size_t> animal_of(animals.order.size());
+    for (std::size_t k = 0; k < n_animals; ++k)
+      for (std::size_t r = animals.offsets[k]; r < animals.offsets[k + 1]; ++r) animal_of[r] = k;
+    std::vector<std::size_t> by_frame = layout.rows_by_frame();
+    std::size_t o = 0, p = 0;
+    for (std::size_t f = 0; f < layout.present.size(); ++f) {
+      const std::size_t k = layout.present[f];
+      for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = 0; j < k; ++j) {
+          if (i == j) continue;
+          const std::size_t ai = animal_of[by_frame[p + i]], aj = animal_of[by_frame[p + j]];
+          src[o] = static_cast<int64_t>(animals.source_rows[by_frame[p + (ai < aj ? i : j)]]);
+          persp[o] = ai < aj ? 0 : 1;
+          id1[o] = animals.ids[ai];
+          id2[o] = animals.ids[aj];
+          ++o;
+        }
+      p += k;
     }
   }
   Table out;
