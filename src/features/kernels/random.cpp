@@ -282,8 +282,9 @@ uint32_t Mt19937RandomState::next32() noexcept {
 }
 
 uint64_t Mt19937RandomState::next64() noexcept {
-  // numpy writes `(uint64_t)mt19937_next(state) << 32 | mt19937_next(state)`; GCC evaluates the
-  // left operand first, so the first draw is the high half.
+  // numpy writes `(uint64_t)mt19937_next(state) << 32 | mt19937_next(state)`, whose operand
+  // order C leaves unspecified; the first draw is taken as the high half here. Not checked against
+  // numpy: only legacy randint with a range above 2^32 uses it, which mosaic never asks for.
   const uint64_t hi = next32();
   const uint64_t lo = next32();
   return (hi << 32) | lo;

@@ -103,7 +103,8 @@ class Mt19937RandomState {
 
   /// \brief Next tempered 32-bit output (genrand_int32).
   uint32_t next32() noexcept;
-  /// \brief Two 32-bit outputs as (first << 32) | second (numpy `mt19937_next64`).
+  /// \brief Two 32-bit outputs as (first << 32) | second (numpy `mt19937_next64`; the operand
+  /// order there is compiler-defined, see random.cpp).
   uint64_t next64() noexcept;
 
   /// \brief `random_sample()` (genrand_res53): ((a >> 5) * 2^26 + (b >> 6)) / 2^53.
