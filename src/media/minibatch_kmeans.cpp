@@ -103,52 +103,56 @@ std::vector<int64_t> choice_without_replacement(RandomState& rng, std::vector<do
   return found;
 }
 
-// Squared distances from one point to every row of `x` (|x|^2 given).
-void distances_to(const RowMatrixXf& x, const Eigen::VectorXf& x_norms, Eigen::Index point, std::vector<double>& out) {
-  const Eigen::VectorXf dots = x * x.row(point).transpose();
-  const double p_norm = x_norms[point];
-  out.resize(static_cast<std::size_t>(x.rows()));
-  for (Eigen::Index i = 0; i < x.rows(); ++i)
-    out[static_cast<std::size_t>(i)] = std::max(0.0, static_cast<double>(x_norms[i]) + p_norm - 2.0 * dots[i]);
-  out[static_cast<std::size_t>(point)] = 0.0;
-}
-
-// Greedy k-means++ (scikit-learn's _kmeans_plusplus with unit weights).
+// Greedy k-means++ (scikit-learn's _kmeans_plusplus with unit weights). Each round's trial
+// candidates are compared with every row in one matrix product (one pass over x per round,
+// instead of one per candidate: the seeding is memory-bound).
 RowMatrixXf kmeans_plusplus(const RowMatrixXf& x, int k, RandomState& rng) {
   const Eigen::Index n = x.rows();
   RowMatrixXf centers(k, x.cols());
   const Eigen::VectorXf norms = x.rowwise().squaredNorm();
   const int local_trials = 2 + static_cast<int>(std::log(static_cast<double>(k)));
+  auto sq_dist = [&](Eigen::Index i, Eigen::Index point, float dot) {
+    const double d = static_cast<double>(norms[i]) + static_cast<double>(norms[point]) - 2.0 * static_cast<double>(dot);
+    return i == point ? 0.0 : std::max(0.0, d);
+  };
   const Eigen::Index first = rng.choice(uniform_p(n));
   centers.row(0) = x.row(first);
-  std::vector<double> closest;
-  distances_to(x, norms, first, closest);
+  std::vector<double> closest(static_cast<std::size_t>(n));
+  {
+    const Eigen::VectorXf dots = x * x.row(first).transpose();
+    for (Eigen::Index i = 0; i < n; ++i) closest[static_cast<std::size_t>(i)] = sq_dist(i, first, dots[i]);
+  }
   double potential = std::accumulate(closest.begin(), closest.end(), 0.0);
   std::vector<double> cumulative(static_cast<std::size_t>(n));
-  std::vector<double> candidate_dist, best_dist;
+  std::vector<Eigen::Index> candidates(static_cast<std::size_t>(local_trials));
+  RowMatrixXf candidate_rows(local_trials, x.cols());
+  Eigen::MatrixXf dots;
+  std::vector<double> best_dist(static_cast<std::size_t>(n));
   for (int c = 1; c < k; ++c) {
     std::partial_sum(closest.begin(), closest.end(), cumulative.begin());
-    double best_potential = std::numeric_limits<double>::infinity();
-    Eigen::Index best_candidate = 0;
     for (int t = 0; t < local_trials; ++t) {
       const double r = rng.random_sample() * potential;
       auto it = std::lower_bound(cumulative.begin(), cumulative.end(), r);
-      Eigen::Index candidate = std::min<Eigen::Index>(it - cumulative.begin(), n - 1);
-      distances_to(x, norms, candidate, candidate_dist);
+      candidates[static_cast<std::size_t>(t)] = std::min<Eigen::Index>(it - cumulative.begin(), n - 1);
+      candidate_rows.row(t) = x.row(candidates[static_cast<std::size_t>(t)]);
+    }
+    dots.noalias() = x * candidate_rows.transpose();  // n x trials
+    double best_potential = std::numeric_limits<double>::infinity();
+    int best = 0;
+    for (int t = 0; t < local_trials; ++t) {
       double pot = 0;
-      for (std::size_t i = 0; i < candidate_dist.size(); ++i) {
-        candidate_dist[i] = std::min(candidate_dist[i], closest[i]);
-        pot += candidate_dist[i];
-      }
+      for (Eigen::Index i = 0; i < n; ++i)
+        pot += std::min(closest[static_cast<std::size_t>(i)], sq_dist(i, candidates[static_cast<std::size_t>(t)], dots(i, t)));
       if (pot < best_potential) {  // strict: the first of equal trials wins, as np.argmin
         best_potential = pot;
-        best_candidate = candidate;
-        best_dist.swap(candidate_dist);
+        best = t;
       }
     }
+    const Eigen::Index chosen = candidates[static_cast<std::size_t>(best)];
+    for (Eigen::Index i = 0; i < n; ++i)
+      closest[static_cast<std::size_t>(i)] = std::min(closest[static_cast<std::size_t>(i)], sq_dist(i, chosen, dots(i, best)));
     potential = best_potential;
-    closest.swap(best_dist);
-    centers.row(c) = x.row(best_candidate);
+    centers.row(c) = x.row(chosen);
   }
   return centers;
 }
