@@ -101,6 +101,23 @@ struct KahanMean {
   double mean() const { return n == 0 ? kNaN : sum / static_cast<double>(n); }
 };
 
+// True when the integer key columns (no nulls) are already in ascending lexicographic order, so
+// the stable sort would return the rows unchanged (canonical tracks are sorted by frame, id).
+bool already_sorted(const Table& t, const std::vector<std::string>& keys) {
+  std::vector<std::span<const int64_t>> cols;
+  for (const auto& k : keys) {
+    const Column& c = t.column(k);
+    if (c.type() != DType::kInt64 || c.has_nulls()) return false;
+    cols.push_back(c.i64());
+  }
+  for (std::size_t r = 1; r < t.num_rows(); ++r)
+    for (const auto& c : cols) {
+      if (c[r - 1] < c[r]) break;
+      if (c[r - 1] > c[r]) return false;
+    }
+  return true;
+}
+
 struct ChunkMeta {
   int64_t chunk_id = 0;
   std::optional<int64_t> start_frame, end_frame;
@@ -124,7 +141,7 @@ class FFGroupsMetrics final : public StatelessFeature<FFGroupsMetrics> {
     if (input.num_rows() == 0) return Table();
     const char* order_col = input.has_column("frame") ? "frame" : (input.has_column("time") ? "time" : nullptr);
     if (!order_col) throw SchemaError("ffgroups-metrics input: Need 'frame' or 'time' column to order rows.");
-    Table df = input.sort_by({order_col});
+    Table df = already_sorted(input, {order_col}) ? input : input.sort_by({order_col});
     if (!exclude_.empty()) {
       std::vector<const Column*> ex;
       for (const auto& c : exclude_)
@@ -282,15 +299,32 @@ class FFGroupsMetrics final : public StatelessFeature<FFGroupsMetrics> {
     std::vector<double> gk(n, 0.0);
     if (d.has_gcol)
       for (std::size_t i = 0; i < n; ++i) gk[i] = d.gkey[rows[i]];
+    // Rows are in frame order (stably sorted by the order column, missing frames last), so the
+    // (group_col, frame) groups are found frame block by frame block without a global map.
     std::vector<int64_t> group_of(n, -1);
+    std::vector<std::pair<std::size_t, std::size_t>> blocks;  // [start, end) of each frame
+    std::size_t n_groups = 0;
     {
-      std::map<std::pair<double, double>, int64_t> index;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (std::isnan(gk[i]) || std::isnan(fk[i])) continue;
-        auto [it, inserted] = index.emplace(std::make_pair(gk[i], fk[i]), static_cast<int64_t>(index.size()));
-        group_of[i] = it->second;
+      std::vector<std::pair<double, int64_t>> local;
+      for (std::size_t s = 0; s < n;) {
+        std::size_t e = s + 1;
+        while (e < n && fk[e] == fk[s]) ++e;
+        if (!std::isnan(fk[s])) {
+          blocks.emplace_back(s, e);
+          local.clear();
+          for (std::size_t i = s; i < e; ++i) {
+            if (std::isnan(gk[i])) continue;
+            auto it = std::find_if(local.begin(), local.end(), [&](const auto& l) { return l.first == gk[i]; });
+            if (it == local.end()) {
+              local.emplace_back(gk[i], static_cast<int64_t>(n_groups++));
+              it = local.end() - 1;
+            }
+            group_of[i] = it->second;
+          }
+        }
+        s = e;
       }
-      std::vector<KahanMean> mx(index.size()), my(index.size());
+      std::vector<KahanMean> mx(n_groups), my(n_groups);
       for (std::size_t i = 0; i < n; ++i) {
         if (group_of[i] < 0) continue;
         mx[static_cast<std::size_t>(group_of[i])].add(d.x[rows[i]]);
@@ -370,27 +404,32 @@ class FFGroupsMetrics final : public StatelessFeature<FFGroupsMetrics> {
     // Periphery: rank ("max") of the centroid distance within (group_col?, frame); the farthest
     // members are those whose rank equals their group size.
     {
-      std::vector<std::vector<std::size_t>> members;
-      std::map<std::pair<double, double>, std::size_t> index;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (std::isnan(gk[i]) || std::isnan(fk[i]) || std::isnan(dist[i])) continue;
-        auto [it, inserted] = index.emplace(std::make_pair(gk[i], fk[i]), members.size());
-        if (inserted) members.emplace_back();
-        members[it->second].push_back(i);
-      }
       std::vector<double> sorted;
-      for (const auto& m : members) {
-        sorted.clear();
-        for (std::size_t i : m) sorted.push_back(dist[i]);
-        std::sort(sorted.begin(), sorted.end());
-        for (std::size_t i : m) {
-          // method="max": the number of members at most as far.
-          const auto rank = static_cast<double>(std::upper_bound(sorted.begin(), sorted.end(), dist[i]) - sorted.begin());
-          if (rank != gs[i] || std::isnan(id[i])) continue;
-          Acc& a = acc[{id[i], gs[i]}];
-          a.farthest = true;
-          ++a.far_frames;
-          a.far_gs_sum += gs[i];
+      std::vector<std::size_t> members;
+      std::vector<int64_t> seen;
+      for (const auto& [s, e] : blocks) {
+        seen.clear();
+        for (std::size_t i = s; i < e; ++i) {
+          const int64_t g = group_of[i];
+          if (g < 0 || std::find(seen.begin(), seen.end(), g) != seen.end()) continue;
+          seen.push_back(g);
+          sorted.clear();
+          members.clear();
+          for (std::size_t j = i; j < e; ++j)
+            if (group_of[j] == g && !std::isnan(dist[j])) {
+              sorted.push_back(dist[j]);
+              members.push_back(j);
+            }
+          std::sort(sorted.begin(), sorted.end());
+          for (std::size_t j : members) {
+            // method="max": the number of members at most as far.
+            const auto rank = static_cast<double>(std::upper_bound(sorted.begin(), sorted.end(), dist[j]) - sorted.begin());
+            if (rank != gs[j] || std::isnan(id[j])) continue;
+            Acc& a = acc[{id[j], gs[j]}];
+            a.farthest = true;
+            ++a.far_frames;
+            a.far_gs_sum += gs[j];
+          }
         }
       }
     }

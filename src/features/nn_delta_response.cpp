@@ -52,6 +52,23 @@ const ParamSchema& params_schema() {
   return schema;
 }
 
+// True when the integer key columns (no nulls) are already in ascending lexicographic order, so
+// the stable sort would return the rows unchanged (canonical tracks are sorted by frame, id).
+bool already_sorted(const Table& t, const std::vector<std::string>& keys) {
+  std::vector<std::span<const int64_t>> cols;
+  for (const auto& k : keys) {
+    const Column& c = t.column(k);
+    if (c.type() != DType::kInt64 || c.has_nulls()) return false;
+    cols.push_back(c.i64());
+  }
+  for (std::size_t r = 1; r < t.num_rows(); ++r)
+    for (const auto& c : cols) {
+      if (c[r - 1] < c[r]) break;
+      if (c[r - 1] > c[r]) return false;
+    }
+  return true;
+}
+
 // An ordered set of output columns where assigning an existing name replaces it in place (pandas).
 struct Columns {
   std::vector<std::string> names;
@@ -68,37 +85,38 @@ struct Columns {
   bool has(const std::string& name) const { return std::find(names.begin(), names.end(), name) != names.end(); }
 };
 
-// A (frame, id) -> row lookup over the whole table (the reference's left merge on frame and id).
+// A (frame, id) -> row lookup over the whole table (the reference's left merge on frame and id),
+// by binary search: the table is sorted by (frame, id) with missing values last.
 class FrameIdLookup {
  public:
-  FrameIdLookup(std::span<const double> frame, std::span<const double> id) {
-    for (std::size_t r = 0; r < frame.size(); ++r) {
-      if (std::isnan(frame[r]) || std::isnan(id[r])) continue;
-      auto [it, inserted] = rows_.emplace(Key{frame[r], id[r]}, r);
-      if (!inserted)
+  FrameIdLookup(std::span<const double> frame, std::span<const double> id) : frame_(frame), id_(id) {
+    for (std::size_t r = 1; r < frame.size(); ++r)
+      if (frame[r] == frame[r - 1] && id[r] == id[r - 1])
         throw InputError(fmt::format("nn-delta-response: several rows for (frame {}, id {}); the neighbour lookup needs "
                                      "one row per animal and frame",
                                      frame[r], id[r]));
-    }
   }
   /// The row of (frame, id), or -1.
   int64_t find(double frame, double id) const {
     if (std::isnan(frame) || std::isnan(id)) return -1;
-    auto it = rows_.find(Key{frame, id});
-    return it == rows_.end() ? -1 : static_cast<int64_t>(it->second);
+    std::size_t lo = 0, hi = frame_.size();
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (before(mid, frame, id)) lo = mid + 1;
+      else hi = mid;
+    }
+    return (lo < frame_.size() && frame_[lo] == frame && id_[lo] == id) ? static_cast<int64_t>(lo) : -1;
   }
 
  private:
-  struct Key {
-    double frame, id;
-    bool operator==(const Key&) const = default;
-  };
-  struct Hash {
-    std::size_t operator()(const Key& k) const noexcept {
-      return std::hash<double>()(k.frame) * 1000003u ^ std::hash<double>()(k.id + 0.0);
-    }
-  };
-  std::unordered_map<Key, std::size_t, Hash> rows_;
+  bool before(std::size_t row, double frame, double id) const {
+    const double f = frame_[row];
+    if (std::isnan(f) || f > frame) return false;
+    if (f < frame) return true;
+    const double i = id_[row];
+    return !std::isnan(i) && i < id;
+  }
+  std::span<const double> frame_, id_;
 };
 
 // The neighbour's value of `src` for each output row (lookup row or -1): the source dtype when
@@ -158,7 +176,7 @@ class NearestNeighborDelta final : public StatelessFeature<NearestNeighborDelta>
       if (!is_numeric(input.column(c).type()) && input.column(c).type() != DType::kBool)
         throw SchemaError::wrong_type("nn-delta-response input", c, "numbers", dtype_name(input.column(c).type()));
 
-    const Table df = input.sort_by({"frame", "id"});
+    const Table df = already_sorted(input, {"frame", "id"}) ? input : input.sort_by({"frame", "id"});
     const std::size_t n = df.num_rows();
     auto f64 = [&](const std::string& c) { return df.column(c).cast(DType::kFloat64); };
     const Column frame = f64("frame"), id = f64("id"), x = f64("X"), y = f64("Y"), angle = f64("ANGLE"),
