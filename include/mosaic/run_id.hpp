@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "mosaic/json.hpp"
 
@@ -57,6 +58,13 @@ std::string from_safe_name(std::string_view safe_name);
 /// `__` is not escaped, so group `a__b` + sequence `c` and group `a` + sequence `b__c` both give
 /// `a__b__c` (Python behaves the same; callers that map keys to entries must refuse collisions).
 std::string make_entry_key(std::string_view group, std::string_view sequence);
+
+/// \brief The (group, sequence) an index row stands for, given the entry key of its file name.
+/// pandas rewrites index cells with type inference ("001" -> "1", "" -> "nan"); DECISIONS P8
+/// accepts such files: when the cells do not give back `entry_key`, the split of the key whose
+/// names equal the cells up to that mangling wins. Cells that match are returned unchanged.
+std::pair<std::string, std::string> entry_names_from_key(std::string_view entry_key, std::string_view group_cell,
+                                                         std::string_view sequence_cell);
 
 /// \brief Name a feature's storage folder: `<name>__from__<suffix>`, or `name` without a suffix.
 ///

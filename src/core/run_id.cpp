@@ -1,5 +1,8 @@
 #include "mosaic/run_id.hpp"
 
+#include <cstdlib>
+#include <vector>
+
 #include <openssl/evp.h>
 
 #include <string>
@@ -156,6 +159,37 @@ std::string derive_storage_name(std::string_view name, std::optional<std::string
     storage += *suffix;
   }
   return storage;
+}
+
+namespace {
+
+// pandas' type inference turns "001" into 1 and writes it back as "1", "1.0" or so; an empty
+// group read as NaN may come back as "nan". Compare such cells by value.
+bool loosely_equal(std::string_view mangled, std::string_view original) {
+  if (mangled == original) return true;
+  if (original.empty() && (mangled == "nan" || mangled == "NaN")) return true;
+  char* end_a = nullptr;
+  char* end_b = nullptr;
+  std::string a(mangled), b(original);
+  if (a.empty() || b.empty()) return false;
+  double x = std::strtod(a.c_str(), &end_a);
+  double y = std::strtod(b.c_str(), &end_b);
+  return end_a && *end_a == '\0' && end_b && *end_b == '\0' && x == y;
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> entry_names_from_key(std::string_view entry_key, std::string_view group_cell,
+                                                         std::string_view sequence_cell) {
+  std::string g(group_cell), s(sequence_cell);
+  if (make_entry_key(g, s) == entry_key) return {g, s};
+  std::vector<std::pair<std::string, std::string>> candidates;
+  candidates.emplace_back("", from_safe_name(entry_key));
+  for (std::size_t pos = entry_key.find("__"); pos != std::string_view::npos; pos = entry_key.find("__", pos + 1))
+    candidates.emplace_back(from_safe_name(entry_key.substr(0, pos)), from_safe_name(entry_key.substr(pos + 2)));
+  for (const auto& [cg, cs] : candidates)
+    if (make_entry_key(cg, cs) == entry_key && loosely_equal(g, cg) && loosely_equal(s, cs)) return {cg, cs};
+  return {g, s};
 }
 
 }  // namespace mosaic

@@ -8,6 +8,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <tuple>
 
 #include "io/manifest_yaml.hpp"
 #include "mosaic/csv.hpp"
@@ -321,10 +322,11 @@ std::vector<TracksIndexEntry> Dataset::tracks_index() const {
   std::map<std::pair<std::string, std::string>, std::size_t> position;
   for (std::size_t r = 0; r < csv.rows.size(); ++r) {
     TracksIndexEntry e;
-    e.group = std::string(csv.cell(r, "group"));
-    e.sequence = std::string(csv.cell(r, "sequence"));
     e.abs_path_cell = std::string(csv.cell(r, "abs_path"));
     e.path = resolve_path(e.abs_path_cell);
+    // DECISIONS P8: the file name (entry key) wins over pandas-mangled cells ("001" -> "1").
+    std::tie(e.group, e.sequence) =
+        entry_names_from_key(e.path.stem().string(), csv.cell(r, "group"), csv.cell(r, "sequence"));
     std::string_view n = csv.cell(r, "n_rows");
     if (!n.empty()) {
       try {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <fmt/format.h>
 #include <map>
+#include <tuple>
 
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
+#include "mosaic/run_id.hpp"
 
 namespace fs = std::filesystem;
 
@@ -196,8 +198,8 @@ std::vector<IndexedEntry> index_entries(const fs::path& index_path, std::string_
     // DECISIONS P9: an absolute path from another machine falls back to the run folder.
     if (!fs::exists(p) && !run_root.empty() && fs::exists(run_root / p.filename())) p = run_root / p.filename();
     IndexedEntry e;
-    e.group = std::string(csv.cell(r, "group"));
-    e.sequence = std::string(csv.cell(r, "sequence"));
+    // P8: the file name (entry key) wins over pandas-mangled cells.
+    std::tie(e.group, e.sequence) = entry_names_from_key(p.stem().string(), csv.cell(r, "group"), csv.cell(r, "sequence"));
     e.path = p;
     e.n_rows = std::string(csv.cell(r, "n_rows"));
     e.finished_at = std::string(csv.cell(r, "finished_at"));

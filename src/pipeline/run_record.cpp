@@ -25,7 +25,9 @@ CacheCheck check_run_cached(const fs::path& index_path, const fs::path& run_root
   for (std::size_t r = 0; r < csv.rows.size(); ++r) {
     if (csv.cell(r, "run_id") != run_id) continue;
     if (!csv.cell(r, "finished_at").empty()) c.finished = true;
-    with_rows.emplace(std::string(csv.cell(r, "group")), std::string(csv.cell(r, "sequence")));
+    // pandas may have mangled the name cells ("001" -> "1"); the file name keeps the entry key (P8).
+    std::string stem = fs::path(std::string(csv.cell(r, "abs_path"))).stem().string();
+    with_rows.insert(entry_names_from_key(stem, csv.cell(r, "group"), csv.cell(r, "sequence")));
     std::string started(csv.cell(r, "started_at"));
     if (started > newest) newest = started;
   }
