@@ -635,6 +635,24 @@ std::vector<int64_t> Table::stable_sort_indices(const std::vector<std::string>& 
     std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return v[static_cast<std::size_t>(a)] < v[static_cast<std::size_t>(b)]; });
     return idx;
   }
+  // Fast path: several int64 keys without nulls (id, frame / id1, id2, perspective, frame).
+  bool all_int64 = std::all_of(cols.begin(), cols.end(),
+                               [](const Column* c) { return c->type() == DType::kInt64 && c->validity().empty(); });
+  if (all_int64) {
+    std::vector<std::span<const int64_t>> keys;
+    for (const Column* c : cols) keys.push_back(c->i64());
+    // Already sorted (the common case for canonical tracks): nothing to do.
+    auto less = [&](int64_t a, int64_t b) {
+      for (const auto& k : keys) {
+        int64_t x = k[static_cast<std::size_t>(a)], y = k[static_cast<std::size_t>(b)];
+        if (x != y) return x < y;
+      }
+      return false;
+    };
+    if (std::is_sorted(idx.begin(), idx.end(), less)) return idx;
+    std::stable_sort(idx.begin(), idx.end(), less);
+    return idx;
+  }
   std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
     for (const Column* c : cols) {
       int r = compare_rows(*c, static_cast<std::size_t>(a), static_cast<std::size_t>(b));
@@ -647,6 +665,10 @@ std::vector<int64_t> Table::stable_sort_indices(const std::vector<std::string>& 
 
 Table Table::sort_by(const std::vector<std::string>& keys) const {
   auto idx = stable_sort_indices(keys);
+  // Already in order: share the columns instead of copying them.
+  bool identity = true;
+  for (std::size_t i = 0; i < idx.size() && identity; ++i) identity = idx[i] == static_cast<int64_t>(i);
+  if (identity) return *this;
   return take(idx);
 }
 
