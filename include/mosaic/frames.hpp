@@ -114,6 +114,8 @@ struct FrameSamplingOptions {
   int parallel_workers = 0;
   /// Print the reference's log lines ("[extract_frames] skip ...", "... completed ...").
   bool log = true;
+  /// Where log lines go (serialised); default: stdout, and stderr for errors and warnings.
+  std::function<void(bool to_stderr, const std::string& line)> log_sink = nullptr;
   /// Called (serialised, from any thread) as work progresses.
   std::function<void(const FrameSamplingProgress&)> on_progress = nullptr;
 };

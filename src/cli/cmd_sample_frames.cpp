@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <optional>
 #include <set>
 
@@ -123,19 +124,33 @@ class SampleFramesCommand final : public Command {
     opt_.log = !json_;
     const bool progress = stderr_is_terminal();
     auto last = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+    std::mutex terminal;  // progress line and log lines share the terminal
+    bool line_shown = false;
     if (progress) {
-      opt_.on_progress = [&last](const FrameSamplingProgress& p) {
+      opt_.on_progress = [&](const FrameSamplingProgress& p) {
         auto now = std::chrono::steady_clock::now();
         if (now - last < std::chrono::milliseconds(100) && p.phase_done != p.phase_total) return;
         last = now;
         std::string detail = p.phase_total > 0 ? fmt::format("{} {}/{}", p.phase, p.phase_done, p.phase_total) : p.phase;
+        std::lock_guard lock(terminal);
         std::fprintf(stderr, "\r\033[K[sample-frames] %zu/%zu sequences | %s: %s", p.sequences_done,
                      p.sequences_total, p.current.c_str(), detail.c_str());
         std::fflush(stderr);
+        line_shown = true;
+      };
+      // A log line first clears the progress line, which the next update redraws.
+      opt_.log_sink = [&](bool to_stderr, const std::string& line) {
+        std::lock_guard lock(terminal);
+        if (line_shown) std::fprintf(stderr, "\r\033[K");
+        line_shown = false;
+        std::fflush(stderr);
+        std::FILE* stream = to_stderr ? stderr : stdout;
+        std::fprintf(stream, "%s\n", line.c_str());
+        std::fflush(stream);
       };
     }
     FrameSamplingResult r = extract_frames(ds, opt_);
-    if (progress) std::fprintf(stderr, "\r\033[K");
+    if (progress && line_shown) std::fprintf(stderr, "\r\033[K");
 
     std::size_t failed = 0;
     for (const auto& s : r.sequences) failed += s.status == FrameSequenceResult::Status::kFailed;

@@ -109,6 +109,29 @@ std::string created_utc_now() {
                      tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+// The reference's log lines: stdout, stderr for errors and warnings, or the caller's sink.
+class Logger {
+ public:
+  explicit Logger(const FrameSamplingOptions& options) : options_(options) {}
+  void out(const std::string& line) { write(false, line); }
+  void err(const std::string& line) { write(true, line); }
+
+ private:
+  void write(bool to_stderr, const std::string& line) {
+    if (!options_.log) return;
+    std::lock_guard lock(mutex_);
+    if (options_.log_sink) {
+      options_.log_sink(to_stderr, line);
+      return;
+    }
+    std::FILE* stream = to_stderr ? stderr : stdout;
+    std::fprintf(stream, "%s\n", line.c_str());
+    std::fflush(stream);
+  }
+  const FrameSamplingOptions& options_;
+  std::mutex mutex_;
+};
+
 // ---------------------------------------------------------------------------------------------
 // A sequence's videos as one frame range (§9.3).
 
@@ -160,7 +183,8 @@ struct Progress {
   }
 };
 
-SequenceSource open_sequence(const std::vector<fs::path>& paths, int threads, std::atomic<int64_t>& decoded) {
+SequenceSource open_sequence(const std::vector<fs::path>& paths, int threads, std::atomic<int64_t>& decoded,
+                             Logger& log) {
   SequenceSource src;
   src.paths = paths;
   src.infos.resize(paths.size());
@@ -209,8 +233,8 @@ SequenceSource open_sequence(const std::vector<fs::path>& paths, int threads, st
   if (!same_fps) {
     std::string list;
     for (std::size_t v = 0; v < src.infos.size(); ++v) list += (v ? ", " : "") + python_float_repr(src.infos[v].fps);
-    std::fprintf(stderr, "[extract_frames] warning: fps differs across videos in sequence ([%s]); using %s\n",
-                 list.c_str(), python_float_repr(src.fps).c_str());
+    log.err(fmt::format("[extract_frames] warning: fps differs across videos in sequence ([{}]); using {}", list,
+                        python_float_repr(src.fps)));
   }
   src.starts.push_back(0);
   for (const auto& idx : src.indexes) {
@@ -396,18 +420,11 @@ struct RunContext {
   RunIndex index;
   std::set<std::pair<std::string, std::string>> indexed;  // (group, sequence) rows of this run
   std::mutex index_mutex;
-  std::mutex log_mutex;
+  Logger& log;
   std::atomic<int64_t> decoded{0};
   std::atomic<int> rows_written{0};
   Progress progress;
 };
-
-void log_line(RunContext& ctx, std::FILE* stream, const std::string& text) {
-  if (!ctx.options.log) return;
-  std::lock_guard lock(ctx.log_mutex);
-  std::fprintf(stream, "%s\n", text.c_str());
-  std::fflush(stream);
-}
 
 std::string video_abs_path_cell(const std::vector<fs::path>& videos) {
   if (videos.size() == 1) return videos.front().string();
@@ -453,7 +470,7 @@ FrameSequenceResult extract_sequence(RunContext& ctx, const WorkItem& item, cons
 
   ctx.progress.phase(item.key, "index", 0);
   std::atomic<int64_t> decoded{0};
-  SequenceSource src = open_sequence(item.videos, threads, decoded);
+  SequenceSource src = open_sequence(item.videos, threads, decoded, ctx.log);
 
   // Frame range (inclusive) and crop, clamped as §9.2.
   const int64_t count = src.total;
@@ -629,14 +646,14 @@ FrameSequenceResult process_item(RunContext& ctx, const WorkItem& item, int thre
   try {
     const bool exists = fs::exists(seq_dir);
     if (exists && !ctx.options.overwrite && fs::exists(seq_dir / "run_info.json")) {
-      log_line(ctx, stdout, fmt::format("[extract_frames] skip {} (exists, overwrite=False)", item.key));
+      ctx.log.out(fmt::format("[extract_frames] skip {} (exists, overwrite=False)", item.key));
       reindex_existing(ctx, item, seq_dir);
       result.status = FrameSequenceResult::Status::kSkipped;
     } else {
       if (exists && !ctx.options.overwrite) {
         // Left by a run killed before it wrote run_info.json (the reference writes in place):
         // not a result, so sample it again.
-        log_line(ctx, stdout, fmt::format("[extract_frames] redo {} (incomplete: no run_info.json)", item.key));
+        ctx.log.out(fmt::format("[extract_frames] redo {} (incomplete: no run_info.json)", item.key));
       }
       result = extract_sequence(ctx, item, seq_dir, threads);
       result.status = FrameSequenceResult::Status::kExtracted;
@@ -645,7 +662,7 @@ FrameSequenceResult process_item(RunContext& ctx, const WorkItem& item, int thre
   } catch (const std::exception& e) {
     result.status = FrameSequenceResult::Status::kFailed;
     result.message = e.what();
-    log_line(ctx, stderr, fmt::format("[extract_frames] ERROR processing {}: {}", item.key, e.what()));
+    ctx.log.err(fmt::format("[extract_frames] ERROR processing {}: {}", item.key, e.what()));
   }
   result.group = item.group;
   result.sequence = item.sequence;
@@ -724,6 +741,7 @@ FrameSamplingResult extract_frames(const Dataset& dataset, const FrameSamplingOp
   const fs::path method_root = dataset.root("frames") / method;
   const fs::path run_root = method_root / run_id;
 
+  Logger log(options);
   FrameSamplingResult result;
   result.run_id = run_id;
   result.method = method;
@@ -734,8 +752,7 @@ FrameSamplingResult extract_frames(const Dataset& dataset, const FrameSamplingOp
   try {
     write_file_atomic(run_root / "run_params.json", python_json_dumps(params, {.indent = 2}));
   } catch (const std::exception& e) {
-    if (options.log)
-      std::fprintf(stderr, "[extract_frames:%s] failed to save run_params.json: %s\n", method.c_str(), e.what());
+    log.err(fmt::format("[extract_frames:{}] failed to save run_params.json: {}", method, e.what()));
   }
 
   // Scope from the media index.
@@ -746,7 +763,7 @@ FrameSamplingResult extract_frames(const Dataset& dataset, const FrameSamplingOp
     grouped[{row.group, row.sequence}].push_back(std::move(row));
   }
   if (grouped.empty()) {
-    if (options.log) std::fprintf(stderr, "[extract_frames] No media entries match the given scope.\n");
+    log.err("[extract_frames] No media entries match the given scope.");
     result.seconds = seconds_since(t0);
     return result;
   }
@@ -758,7 +775,8 @@ FrameSamplingResult extract_frames(const Dataset& dataset, const FrameSamplingOp
                  .params_hash = params_hash,
                  .started_at = now_iso(),
                  .run_root = run_root,
-                 .index = RunIndex(method_root / "index.csv", frames_index_columns(), {"run_id", "group", "sequence"})};
+                 .index = RunIndex(method_root / "index.csv", frames_index_columns(), {"run_id", "group", "sequence"}),
+                 .log = log};
   ctx.progress.callback = options.on_progress;
   ctx.index.ensure();
   {
@@ -812,11 +830,9 @@ FrameSamplingResult extract_frames(const Dataset& dataset, const FrameSamplingOp
     ctx.index.mark_finished(run_id);
     result.finished = true;
   }
-  if (ctx.rows_written > 0 && options.log) {
-    std::printf("[extract_frames:%s] completed run_id=%s (%d/%zu sequences) -> %s\n", method.c_str(), run_id.c_str(),
-                ctx.rows_written.load(), items.size(), run_root.c_str());
-    std::fflush(stdout);
-  }
+  if (ctx.rows_written > 0)
+    log.out(fmt::format("[extract_frames:{}] completed run_id={} ({}/{} sequences) -> {}", method, run_id,
+                        ctx.rows_written.load(), items.size(), run_root.string()));
   result.frames_decoded = ctx.decoded;
   result.seconds = seconds_since(t0);
   return result;
