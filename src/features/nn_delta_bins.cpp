@@ -236,11 +236,25 @@ class NearestNeighborDeltaBins final : public StatelessFeature<NearestNeighborDe
         throw SchemaError::wrong_type("nn-delta-bins input", c, "numbers", dtype_name(df.column(c).type()));
     }
     {
+      // Only the columns the binning reads travel through the row filter (a tracks table can be wide).
+      std::vector<std::string> used;
+      auto use = [&](const std::string& c) {
+        if (!c.empty() && df.has_column(c) && std::find(used.begin(), used.end(), c) == used.end()) used.push_back(c);
+      };
+      for (const char* c : kRequired) use(c);
+      for (const std::string& c : {focal_col_, neighbor_col_, gs_col_, exp_col_, trial_col_, nf_col_,
+                                   std::string("group"), std::string("sequence")})
+        use(c);
+      for (const auto& spec : specs_)
+        if (spec.contains("source_col") && spec["source_col"].is_string()) use(spec["source_col"].get<std::string>());
       std::vector<uint8_t> keep(df.num_rows(), 1);
-      for (const char* c : kRequired)
+      for (const char* c : kRequired) {
+        const Column& col = df.column(c);
+        if (!col.has_nulls()) continue;
         for (std::size_t r = 0; r < df.num_rows(); ++r)
-          if (df.column(c).is_null(r)) keep[r] = 0;
-      df = df.filter(keep);
+          if (col.is_null(r)) keep[r] = 0;
+      }
+      df = df.select(used).filter(keep);
       if (df.num_rows() == 0) return Table();
     }
     for (const auto& spec : specs_) add_category(df, spec);

@@ -147,6 +147,18 @@ class OrientationRel final : public FeatureBase<OrientationRel> {
     std::vector<std::vector<double>> cols(width);
     std::vector<double> row(width), work;
     kernels::OrientationWorkspace ws;
+    {
+      // Reserve for every ordered pair of each frame (quadratic in the output only).
+      std::size_t pairs = 0;
+      for (std::size_t s = 0, e = 0; s < animals.size(); s = e) {
+        for (e = s + 1; e < animals.size() && animals[e].frame == animals[s].frame;) ++e;
+        pairs += (e - s) * (e - s - 1);
+      }
+      out_frame.reserve(pairs);
+      row_a.reserve(pairs);
+      row_b.reserve(pairs);
+      for (auto& c : cols) c.reserve(pairs);
+    }
     std::size_t start = 0;
     while (start < animals.size()) {
       std::size_t end = start + 1;

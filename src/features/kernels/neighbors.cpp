@@ -10,25 +10,31 @@ namespace {
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// numpy's distance: sqrt(dx**2 + dy**2) with dx = x_j - x_i.
-inline double distance(double xi, double yi, double xj, double yj) noexcept {
-  const double dx = xj - xi, dy = yj - yi;
-  return std::sqrt(dx * dx + dy * dy);
-}
-
-// Nearest other point of i by brute force: first strict minimum in index order, NaN skipped.
+// Nearest other point of i by brute force: first strict minimum of the sqrt distances in index
+// order, NaN skipped. sqrt is monotonic, so a candidate can only win when its squared distance is
+// smaller; the sqrt is taken just then, to compare the way numpy does (equal roots tie).
 inline int64_t nearest_of(std::span<const double> x, std::span<const double> y, std::size_t i) noexcept {
   const std::size_t n = x.size();
-  double best = kInf;
+  const double xi = x[i], yi = y[i];
+  double best_sq = kInf, best = kInf;
   int64_t arg = -1;
   for (std::size_t j = 0; j < n; ++j) {
     if (j == i) continue;
-    const double d = distance(x[i], y[i], x[j], y[j]);
-    if (std::isnan(d)) continue;
-    // An infinite distance is a candidate too: it is taken when nothing smaller exists.
-    if (arg < 0 || d < best) {
-      best = d;
+    const double dx = x[j] - xi, dy = y[j] - yi;
+    const double d2 = dx * dx + dy * dy;
+    if (arg < 0) {
+      // An infinite distance is a candidate too: it is taken when nothing smaller exists.
+      if (std::isnan(d2)) continue;
+      best_sq = d2;
+      best = std::sqrt(d2);
       arg = static_cast<int64_t>(j);
+    } else if (d2 < best_sq) {
+      const double d = std::sqrt(d2);
+      if (d < best) {
+        best_sq = d2;
+        best = d;
+        arg = static_cast<int64_t>(j);
+      }
     }
   }
   return arg;

@@ -31,7 +31,7 @@ class NearestNeighborSearch {
  public:
   /// Frames with at least this many points use the k-d tree (measured crossover, see
   /// bench/kernels/neighbors_bench.cpp).
-  static constexpr std::size_t kDefaultTreeThreshold = 48;
+  static constexpr std::size_t kDefaultTreeThreshold = 40;
 
   explicit NearestNeighborSearch(std::size_t tree_threshold = kDefaultTreeThreshold);
   ~NearestNeighborSearch();
