@@ -27,6 +27,12 @@ for pipeline in "$here"/examples/demo.yaml "$here"/examples/calms21_style.yaml; 
   "$mosaic" status "$pipeline" --dataset "$demo"
 done
 echo
-echo "== mosaic query: mean speed per sequence and animal (speed-angvel)"
-"$mosaic" query "$demo" 'SELECT sequence, id, round(avg(speed), 2) AS mean_speed_px_s, count(*) AS frames
-                        FROM "speed-angvel__from__tracks" GROUP BY sequence, id ORDER BY sequence, id LIMIT 6'
+echo "== mosaic query: frames in approach events per sequence, and how fast the approacher moves then (px/s)"
+"$mosaic" query "$demo" 'SELECT a.sequence,
+                               count(*) FILTER (WHERE a.aa_event = 1) AS approach_frames,
+                               round(avg(s.speed) FILTER (WHERE a.aa_event = 1), 1) AS approacher_speed,
+                               round(avg(s.speed), 1) AS mean_speed
+                        FROM "approach-avoidance__from__tracks" a
+                        JOIN "speed-angvel__from__trajectory-smooth__from__tracks" s
+                          ON s.sequence = a.sequence AND s.frame = a.frame AND s.id = a.id1
+                        GROUP BY a.sequence ORDER BY a.sequence'

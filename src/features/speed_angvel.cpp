@@ -21,7 +21,10 @@ const FeatureInfo kInfo{.name = "speed-angvel",
                         .category = "per-frame",
                         .parallelizable = true,
                         .scope_dependent = false,
-                        .input_kinds = InputKinds::kTracksOnly,
+                        // The reference takes tracks only; a result with id, X, Y (e.g. the cleaned
+                        // tracks of trajectory-smooth) is accepted too: the kinematics are the same,
+                        // and runs on tracks keep their ids (docs/cpp_decisions.md, C1).
+                        .input_kinds = InputKinds::kTracksOrResults,
                         .python_class = "SpeedAngvel"};
 
 const ParamSchema& params_schema() {
