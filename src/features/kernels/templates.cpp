@@ -109,6 +109,15 @@ void TemplateReservoir::add_entry(const double* rows, std::size_t n_rows, Pcg64&
   n_seen_ += remaining;
 }
 
+void TemplateReservoir::shrink(std::size_t new_pool_size) noexcept {
+  if (new_pool_size >= pool_size_) return;
+  pool_size_ = new_pool_size;
+  filled_ = std::min(filled_, new_pool_size);
+  buffer_.resize(pool_size_ * dim_);
+  entries_.resize(pool_size_);
+  rows_.resize(pool_size_);
+}
+
 std::vector<int64_t> exact_quotas(std::span<const int64_t> entry_counts, int64_t pool_size,
                                   std::optional<double> max_entry_fraction) {
   const auto n_entries = static_cast<int64_t>(entry_counts.size());

@@ -40,6 +40,11 @@ class TemplateReservoir {
   /// \brief Offer the next entry's rows (row-major, n_rows x dim; NaN is kept as a value).
   void add_entry(const double* rows, std::size_t n_rows, Pcg64& rng);
 
+  /// \brief Lower the capacity to `new_pool_size`, keeping the first rows (numpy buf[:target]);
+  /// n_seen is unchanged. extract-labeled-templates' n_total mode shrinks every class reservoir
+  /// when a new class appears. A larger size is ignored.
+  void shrink(std::size_t new_pool_size) noexcept;
+
   std::size_t pool_size() const noexcept { return pool_size_; }
   std::size_t dim() const noexcept { return dim_; }
   /// Rows held so far (pool_size once full).
