@@ -1,0 +1,297 @@
+// The training commands end to end: import-labels (round trip and bad input), train (errors),
+// models (rows written by train_model) and progress (rows read by the CLI while a job trains in
+// another process, --follow until the job is done). The model is a small test model registered in
+// this binary: it trains in-process (or in a forked child), the `mosaic` command only reads.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+#include "common/test_util.hpp"
+#include "mosaic/csv.hpp"
+#include "mosaic/dataset.hpp"
+#include "mosaic/errors.hpp"
+#include "mosaic/files.hpp"
+#include "mosaic/json.hpp"
+#include "mosaic/npz.hpp"
+#include "mosaic/registry.hpp"
+#include "mosaic/run_id.hpp"
+#include "mosaic/training.hpp"
+
+namespace mosaic {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::run_mosaic;
+using testing::TempDir;
+
+std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
+
+std::string error_line(const testing::CommandResult& r) {
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+  return r.err;
+}
+
+// Mean X of every sequence's tracks, refined over `epochs` damped epochs (one "class" per
+// sequence), sleeping `sleep_ms` after each epoch so that a job lasts long enough to be watched.
+class E2eSlowMean final : public Model {
+ public:
+  static const ModelInfo& static_info() {
+    static const ModelInfo i{.name = "e2e-slow-mean", .version = "0.2", .summary = "mean X per sequence (test)"};
+    return i;
+  }
+  const ModelInfo& info() const override { return static_info(); }
+  void configure(const Json& config) override {
+    check_config_keys(config, {"epochs", "sleep_ms"}, info().name);
+    epochs_ = config.value("epochs", int64_t{2});
+    sleep_ms_ = config.value("sleep_ms", int64_t{0});
+  }
+  Json train(const TrainContext& ctx, ProgressCallback& progress) override {
+    progress.on_phase("load", "tracks");
+    auto entries = ctx.dataset.tracks_index();
+    Json means = Json::object();
+    for (std::size_t k = 0; k < entries.size(); ++k) {
+      progress.on_class_start(static_cast<int64_t>(k), static_cast<int64_t>(entries.size()), entries[k].sequence);
+      Table t = ctx.dataset.load_tracks(entries[k].group, entries[k].sequence);
+      double sum = 0;
+      int64_t n = 0;
+      for (std::size_t r = 0; r < t.num_rows(); ++r) {
+        double v = t.column("X").as_double(r);
+        if (!std::isnan(v)) {
+          sum += v;
+          ++n;
+        }
+      }
+      double m = 0;
+      for (int64_t e = 0; e < epochs_; ++e) {
+        m += (sum / static_cast<double>(std::max<int64_t>(n, 1)) - m) / 2.0;
+        progress.on_epoch_end(e, epochs_, Json{{"mean", m}});
+        std::this_thread::sleep_for(std::chrono::milliseconds(sleep_ms_));
+      }
+      means[entries[k].sequence] = m;
+    }
+    write_file_atomic(ctx.run_root / "means.json", python_json_dumps(means, {.indent = 2}));
+    return Json{{"n_sequences", static_cast<int64_t>(entries.size())}};
+  }
+
+ private:
+  int64_t epochs_ = 2, sleep_ms_ = 0;
+};
+MOSAIC_REGISTER_MODEL(E2eSlowMean);
+
+fs::path simulate(const TempDir& tmp, int sequences = 2) {
+  fs::path dir = tmp / "sim";
+  auto r = run_mosaic("simulate " + q(dir) + " --sequences " + std::to_string(sequences) +
+                      " --animals 2 --keypoints 3 --frames 60 --seed 3 --quiet");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return dir;
+}
+
+TrainOptions quiet(ProgressCallback* cb = nullptr) {
+  TrainOptions o;
+  o.log = false;
+  o.progress = cb;
+  return o;
+}
+
+// ---- import-labels -----------------------------------------------------------------------------
+
+TEST(TrainingCli, ImportLabelsRoundTrip) {
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  write_file_atomic(tmp / "a.csv", "sequence,frame,label\nseq001,0,1\nseq001,1,1\nseq001,3,0\n");
+  write_file_atomic(tmp / "b.csv", "sequence,frame,label\nseq002,2,2\n");
+  auto r = run_mosaic("import-labels " + q(dir) + " --kind behavior " + q(tmp / "a.csv") + " " + q(tmp / "b.csv") +
+                      " --names 0=attack,1=investigation,2=mount --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json out = python_json_loads(r.out);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0]["sequence"], "seq001");
+  EXPECT_EQ(out[0]["n_frames"], 4);
+  EXPECT_EQ(out[0]["n_labelled"], 3);
+  EXPECT_EQ(out[1]["sequence"], "seq002");
+  const fs::path labels = dir / "labels" / "behavior";
+  EXPECT_EQ(read_npz(labels / "seq001.npz").at("labels").to_int64(), (std::vector<int64_t>{1, 1, -1, 0}));
+  EXPECT_EQ(read_npz(labels / "seq002.npz").at("labels").to_int64(), (std::vector<int64_t>{-1, -1, 2}));
+  TextCsv idx = TextCsv::read(labels / "index.csv");
+  ASSERT_EQ(idx.rows.size(), 2u);
+  EXPECT_EQ(idx.cell(0, "label_ids"), "0,1,2");
+  EXPECT_EQ(idx.cell(0, "label_names"), "attack,investigation,mount");
+  EXPECT_EQ(idx.cell(1, "source_abs_path"), fs::absolute(tmp / "b.csv").string());
+  // The text form: one line per entry.
+  r = run_mosaic("import-labels " + q(dir) + " " + q(tmp / "b.csv"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("labels/behavior/seq002.npz"), std::string::npos) << r.out;
+}
+
+TEST(TrainingCli, ImportLabelsBadInput) {
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  write_file_atomic(tmp / "cols.csv", "seq,frame,label\nseq001,0,1\n");
+  auto r = run_mosaic("import-labels " + q(dir) + " " + q(tmp / "cols.csv"));
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_EQ(error_line(r), "error: " + (tmp / "cols.csv").string() +
+                               ": missing column 'sequence' (available: seq, frame, label)\n");
+  write_file_atomic(tmp / "val.csv", "sequence,frame,label\nseq001,0,1\nseq001,1,one\n");
+  r = run_mosaic("import-labels " + q(dir) + " " + q(tmp / "val.csv"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r), "error: " + (tmp / "val.csv").string() +
+                               ": row 2 (line 3): column 'label': expected an integer class id >= 0, got 'one'\n");
+  write_file_atomic(tmp / "seq.csv", "sequence,frame,label\nseq01,0,1\n");
+  r = run_mosaic("import-labels " + q(dir) + " " + q(tmp / "seq.csv"));
+  EXPECT_EQ(error_line(r), "error: " + (tmp / "seq.csv").string() +
+                               ": row 1 (line 2): no tracks for group '', sequence 'seq01' in tracks/index.csv (did "
+                               "you mean 'seq001'?)\n");
+  r = run_mosaic("import-labels " + q(dir) + " " + q(tmp / "val.csv") + " --names 0=a,1");
+  EXPECT_EQ(error_line(r), "error: --names: item '1' is not <id>=<name> (e.g. 0=attack,1=investigation)\n");
+  EXPECT_FALSE(fs::exists(dir / "labels" / "behavior" / "index.csv"));
+}
+
+// ---- train / models ---------------------------------------------------------------------------
+
+TEST(TrainingCli, TrainErrors) {
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  auto r = run_mosaic("train " + q(dir) + " no-such-model");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r).find("error: unknown model 'no-such-model'"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir / "models" / "no-such-model"));
+  r = run_mosaic("train " + q(tmp / "nowhere") + " no-such-model");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+}
+
+TEST(TrainingCli, ModelsListsIndexRows) {
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  Dataset ds = Dataset::open(dir);
+  auto r = run_mosaic("models " + q(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("no model runs in"), std::string::npos) << r.out;
+  std::string a = train_model(ds, "e2e-slow-mean", ModelConfig::object(Json{{"epochs", 2}}), quiet());
+  EXPECT_THROW(train_model(ds, "e2e-slow-mean", ModelConfig::object(Json{{"epoch", 2}}), quiet()), InputError);
+  r = run_mosaic("models " + q(dir) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json rows = python_json_loads(r.out);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0]["run_id"], a);
+  EXPECT_EQ(rows[0]["status"], "success");
+  EXPECT_EQ(rows[1]["status"], "failed");
+  EXPECT_EQ(rows[1]["run_id"], "0.2-" + hash_params(Json{{"epoch", 2}}));
+  // The keys are the index columns, in order.
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : rows[0].items()) keys.push_back(k);
+  EXPECT_EQ(keys, model_index_columns());
+  r = run_mosaic("models " + q(dir) + " e2e-slow-mean");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(a), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("unknown config key 'epoch'"), std::string::npos) << r.out;
+  r = run_mosaic("models " + q(dir) + " e2e-slow-maen");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r).find("no runs of model 'e2e-slow-maen' in " + (dir / "models").string() +
+                               " (did you mean 'e2e-slow-mean'?)"),
+            std::string::npos);
+}
+
+// ---- progress ----------------------------------------------------------------------------------
+
+TEST(TrainingCli, ProgressReadWhileAJobTrainsInAnotherProcess) {
+  TempDir tmp;
+  fs::path dir = simulate(tmp, 3);
+  Dataset ds = Dataset::open(dir);
+  const fs::path db = ds.root("features") / ".mosaic.db";
+  // No registry yet: a clear I/O error.
+  auto r = run_mosaic("progress " + q(dir) + " job-x");
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(error_line(r).find("no registry"), std::string::npos);
+  { FeatureRegistry reg = FeatureRegistry::open(ds.root("features")); }
+  r = run_mosaic("progress " + q(dir) + " job-x --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[]\n");
+
+  // The job: 3 sequences x 5 epochs x 80 ms, in a child process, ending as `mosaic train` does
+  // with a "done: run_id=..." phase row.
+  const Json cfg{{"epochs", 5}, {"sleep_ms", 80}};
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    int code = 0;
+    try {
+      SqliteProgressCallback sql(db, "job-x");
+      std::string run_id = train_model(ds, "e2e-slow-mean", ModelConfig::object(cfg), quiet(&sql));
+      sql.on_phase("done", "run_id=" + run_id);
+    } catch (...) {
+      code = 3;
+    }
+    ::_exit(code);
+  }
+  // While it runs, `mosaic progress --json` shows a growing, incomplete list.
+  std::vector<std::size_t> partial;
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 100 && !exited; ++i) {
+    auto p = run_mosaic("progress " + q(dir) + " job-x --json");
+    exited = ::waitpid(pid, &status, WNOHANG) == pid;
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    Json rows = python_json_loads(p.out);
+    bool done = false;
+    for (const auto& row : rows) done = done || row["message"].get<std::string>().rfind("done:", 0) == 0;
+    if (!exited && !done && !rows.empty()) partial.push_back(rows.size());
+  }
+  // --follow prints rows as they come and returns when the job is done.
+  auto f = run_mosaic("progress " + q(dir) + " job-x --follow --json --interval 0.05");
+  if (!exited) ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_GE(partial.size(), 1u);
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  std::istringstream lines(f.out);
+  std::string line, last;
+  int n = 0;
+  while (std::getline(lines, line)) {
+    Json row = python_json_loads(line);
+    EXPECT_TRUE(row.contains("step_type") && row.contains("metrics")) << line;
+    last = line;
+    ++n;
+  }
+  EXPECT_GE(n, 1);
+  const std::string run_id = "0.2-" + hash_params(cfg);
+  EXPECT_NE(last.find("\"message\": \"done: run_id=" + run_id + "\""), std::string::npos) << f.out;
+  // The final table: 3 class rows, 5 epoch rows, the last phase.
+  auto t = run_mosaic("progress " + q(dir) + " job-x --json");
+  Json rows = python_json_loads(t.out);
+  ASSERT_EQ(rows.size(), 3u + 5u + 1u);
+  EXPECT_EQ(rows[0]["step_type"], "class");
+  EXPECT_EQ(rows[0]["message"], "seq001");
+  EXPECT_EQ(rows[0]["step_total"], 3);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : rows[0].items()) keys.push_back(k);
+  EXPECT_EQ(keys, (std::vector<std::string>{"step_type", "step_index", "step_total", "message", "timestamp", "metrics"}));
+  t = run_mosaic("progress " + q(dir) + " job-x");
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  EXPECT_NE(t.out.find("done: run_id=" + run_id), std::string::npos) << t.out;
+  EXPECT_TRUE(fs::exists(dir / "models" / "e2e-slow-mean" / run_id / "means.json"));
+}
+
+TEST(TrainingCli, ProgressFollowStopsWithFailureCode) {
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  Dataset ds = Dataset::open(dir);
+  { FeatureRegistry reg = FeatureRegistry::open(ds.root("features")); }
+  SqliteProgressCallback sql(ds.root("features") / ".mosaic.db", "job-f");
+  sql.on_class_start(0, 2, "attack");
+  sql.on_phase("failed", "boom");
+  auto r = run_mosaic("progress " + q(dir) + " job-f --follow");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("class 1/2 attack"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("phase failed: boom"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace mosaic
