@@ -126,7 +126,8 @@ class TrainCommand final : public Command {
     TrainOptions opt;
     opt.overwrite = overwrite_;
     opt.progress = &progress;
-    opt.log = !quiet_;
+    // The library's "completed" line would land on the bar's line: print it here after the bar.
+    opt.log = !quiet_ && !bar;
     std::string run_id;
     try {
       run_id = train_model(ds, *model, ModelConfig::object(config), opt);
@@ -142,6 +143,9 @@ class TrainCommand final : public Command {
     sql.on_phase("done", "run_id=" + run_id);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const fs::path run_root = ds.root("models") / model->info().name / run_id;
+    if (bar)
+      std::fprintf(stderr, "[model:%s] completed run_id=%s -> %s\n", model->info().name.c_str(), run_id.c_str(),
+                   fs::absolute(run_root).string().c_str());
     if (json_) {
       Json out;
       out["model"] = model->info().name;

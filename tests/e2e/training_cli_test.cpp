@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <sstream>
 #include <thread>
@@ -291,6 +292,148 @@ TEST(TrainingCli, ProgressFollowStopsWithFailureCode) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("class 1/2 attack"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("phase failed: boom"), std::string::npos) << r.out;
+}
+
+// ---- mosaic train, with the test models preloaded into the command --------------------------
+
+// LD_PRELOAD of tests/models/test_models.cpp's library for the commands run while it lives.
+class PreloadTestModels {
+ public:
+  PreloadTestModels() {
+    const char* old = std::getenv("LD_PRELOAD");
+    if (old) old_ = old;
+    had_ = old != nullptr;
+    ::setenv("LD_PRELOAD", library().c_str(), 1);
+  }
+  ~PreloadTestModels() {
+    if (had_) ::setenv("LD_PRELOAD", old_.c_str(), 1);
+    else ::unsetenv("LD_PRELOAD");
+  }
+  PreloadTestModels(const PreloadTestModels&) = delete;
+  PreloadTestModels& operator=(const PreloadTestModels&) = delete;
+  static fs::path library() { return fs::path(MOSAIC_BINARY_DIR) / "tests" / "libmosaic_test_models.so"; }
+
+ private:
+  std::string old_;
+  bool had_ = false;
+};
+
+#define REQUIRE_TEST_MODELS()                                                  \
+  do {                                                                         \
+    if (!fs::exists(PreloadTestModels::library()))                             \
+      GTEST_SKIP() << "needs " << PreloadTestModels::library() << " (target mosaic_test_models)"; \
+  } while (0)
+
+TEST(TrainingCli, TrainEndToEnd) {
+  REQUIRE_TEST_MODELS();
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  PreloadTestModels preload;
+  const Json cfg{{"epochs", 3}};
+  write_file_atomic(tmp / "cfg.json", python_json_dumps(cfg));
+  auto r = run_mosaic("train " + q(dir) + " test-slow-mean --config " + q(tmp / "cfg.json") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run_id = "0.1-" + hash_params(cfg);
+  const std::string job = "test-slow-mean/" + run_id;
+  Json out = python_json_loads(r.out);
+  EXPECT_EQ(out["model"], "test-slow-mean");
+  EXPECT_EQ(out["run_id"], run_id);
+  EXPECT_EQ(out["job_id"], job);
+  EXPECT_EQ(out["run_root"], fs::absolute(dir / "models" / "test-slow-mean" / run_id).string());
+  EXPECT_EQ(out["metrics"]["n_sequences"], 2);
+  EXPECT_TRUE(out["seconds"].is_number_float());
+  // Not a terminal: no bar, just the job line and the reference's completed line.
+  EXPECT_EQ(r.err.find('\r'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[model:test-slow-mean] job " + job), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[model:test-slow-mean] completed run_id=" + run_id + " -> "), std::string::npos) << r.err;
+  EXPECT_EQ(read_file_text(dir / "models" / "test-slow-mean" / run_id / "config.json"),
+            python_json_dumps(cfg, {.indent = 2}));
+  // Progress rows under the default job id, ending with the done phase.
+  r = run_mosaic("progress " + q(dir) + " " + q(job) + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  Json rows = python_json_loads(r.out);
+  ASSERT_EQ(rows.size(), 2u + 3u + 1u);
+  EXPECT_EQ(rows[0]["step_type"], "class");
+  EXPECT_EQ(rows[2]["step_type"], "epoch");
+  EXPECT_EQ(rows[2]["step_total"], 3);
+  EXPECT_EQ(rows.back()["message"], "done: run_id=" + run_id);
+  // Inline JSON, same config: same run id; plain output is the run id; --quiet prints nothing else.
+  r = run_mosaic("train " + q(dir) + " test-slow-mean --config '{\"epochs\": 3}' --quiet --job-id j2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, run_id + "\n");
+  EXPECT_EQ(r.err, "");
+  TextCsv idx = TextCsv::read(dir / "models" / "test-slow-mean" / "index.csv");
+  ASSERT_EQ(idx.rows.size(), 2u);
+  EXPECT_EQ(idx.cell(1, "run_id"), run_id);
+  EXPECT_EQ(idx.cell(1, "status"), "success");
+}
+
+TEST(TrainingCli, TrainBadConfigAndFailure) {
+  REQUIRE_TEST_MODELS();
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  PreloadTestModels preload;
+  // Unknown key: exit 2, one error line, a failed index row and a failed phase row.
+  auto r = run_mosaic("train " + q(dir) + " test-slow-mean --config '{\"epoch\": 3}' --job-id bad");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("error: test-slow-mean: unknown config key 'epoch' (did you mean 'epochs'?); allowed: epochs, "
+                       "sleep_ms, fail_at_class\n"),
+            std::string::npos)
+      << r.err;
+  TextCsv idx = TextCsv::read(dir / "models" / "test-slow-mean" / "index.csv");
+  ASSERT_EQ(idx.rows.size(), 1u);
+  EXPECT_EQ(idx.cell(0, "status"), "failed");
+  r = run_mosaic("progress " + q(dir) + " bad --json");
+  Json rows = python_json_loads(r.out);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0]["message"], "failed: test-slow-mean: unknown config key 'epoch' (did you mean 'epochs'?); "
+                                "allowed: epochs, sleep_ms, fail_at_class");
+  // A failure inside train keeps its exit code (StateError = 5).
+  r = run_mosaic("train " + q(dir) + " test-slow-mean --config '{\"fail_at_class\": 1}' --quiet");
+  EXPECT_EQ(r.exit_code, 5);
+  EXPECT_EQ(r.err, "error: test-slow-mean: failing at seq002 as configured\n");
+  // Config files: missing (I/O, 4) and invalid JSON (input, 2); nothing is recorded for them.
+  r = run_mosaic("train " + q(dir) + " test-slow-mean --config " + q(tmp / "none.json"));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(error_line(r), "error: Model config not found: " + (tmp / "none.json").string() + "\n");
+  write_file_atomic(tmp / "bad.json", "{\"epochs\": 3,}");
+  r = run_mosaic("train " + q(dir) + " test-slow-mean --config " + q(tmp / "bad.json"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r).find("error: Invalid JSON in config file " + (tmp / "bad.json").string() + ": "),
+            std::string::npos);
+  r = run_mosaic("train " + q(dir) + " test-slow-man");
+  EXPECT_NE(error_line(r).find("unknown model 'test-slow-man' (did you mean 'test-slow-mean'?)"), std::string::npos);
+  EXPECT_EQ(TextCsv::read(dir / "models" / "test-slow-mean" / "index.csv").rows.size(), 2u);
+}
+
+// `mosaic train` runs in one process; `mosaic progress` in others reads its rows while it trains.
+TEST(TrainingCli, TrainWatchedFromAnotherTerminal) {
+  REQUIRE_TEST_MODELS();
+  TempDir tmp;
+  fs::path dir = simulate(tmp, 3);
+  std::fflush(nullptr);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    PreloadTestModels preload;
+    auto r = run_mosaic("train " + q(dir) + " test-slow-mean --config '{\"epochs\": 5, \"sleep_ms\": 80}' "
+                        "--job-id watched --quiet");
+    ::_exit(r.exit_code);
+  }
+  // Follow from the start (the registry may not exist yet): it returns when the job is done.
+  auto f = run_mosaic("progress " + q(dir) + " watched --follow --interval 0.05");
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0);
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  // Rows came one by one: more lines than the 3 + 5 + 1 rows that survive (epoch rows of later
+  // classes replace those of earlier ones, and each change is printed).
+  const auto lines = std::count(f.out.begin(), f.out.end(), '\n');
+  EXPECT_GT(lines, 9) << f.out;
+  EXPECT_NE(f.out.find("class 3/3 seq003"), std::string::npos) << f.out;
+  EXPECT_NE(f.out.find("epoch 5/5"), std::string::npos) << f.out;
+  EXPECT_NE(f.out.find("phase done: run_id=0.1-"), std::string::npos) << f.out;
 }
 
 }  // namespace
