@@ -77,6 +77,28 @@ struct SimulationOptions {
 /// Different sequence indices give independent sequences.
 Table simulate_sequence(const SimulationOptions& options, int sequence_index);
 
+/// \brief The simulator's ground truth per output row (same order as the table): each animal's
+/// behaviour mode (0 explore, 1 rest, 2 approach, 3 flee, 4 investigate) and its partner (the
+/// approached animal for approach, the approacher for flee, -1 otherwise). Used to write
+/// deterministic behaviour labels for the demo data.
+struct SimulatedBehaviour {
+  std::vector<int8_t> mode;
+  std::vector<int64_t> partner;
+};
+
+/// \brief simulate_sequence, also filling `truth` (the table is the same bytes).
+Table simulate_sequence(const SimulationOptions& options, int sequence_index, SimulatedBehaviour& truth);
+
+class Dataset;
+
+/// \brief Write deterministic pair behaviour labels for the sequences `simulate` wrote with the
+/// same options (sequence names simulated_sequence_name(0..sequences-1) in `group`): for every
+/// frame and pair a < b, 2 "avoid" when one flees from the other, else 1 "approach" when one
+/// approaches the other, else 0 "other". Written to labels/<kind>/ as individual_pair_v1 npz
+/// files with their index rows. Returns the number of sequences written.
+int write_simulated_behavior_labels(const Dataset& dataset, const SimulationOptions& options,
+                                    const std::string& group, const std::string& kind = "behavior");
+
 /// \brief The name of sequence `i`: "seq001" for i = 0, "seq002" for i = 1, ...
 std::string simulated_sequence_name(int sequence_index);
 

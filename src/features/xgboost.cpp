@@ -62,7 +62,7 @@ const ParamSchema& params_schema() {
                                                  Json{{"numeric_only", false}})),
                Json(), "Labelled templates to train on (extract-labeled-templates' templates.parquet)."),
          param("model",
-               ParamType::optional(artifact_type("joblib", "xgboost", "xgboost_model.joblib")), Json(),
+               ParamType::optional(artifact_type("joblib", "", "xgboost_model.joblib")), Json(),
                "A trained model to apply instead: an xgboost feature run or a behavior-xgb model run "
                "(its xgboost_model.json; joblib pickles are never read)."),
          param("strategy", ParamType::literal({"multiclass", "one_vs_rest"}), Json("multiclass"),

@@ -284,6 +284,8 @@ class Simulator {
     snapshot_y_.resize(animals_.size());
   }
 
+  void record_truth(SimulatedBehaviour* truth) { truth_ = truth; }
+
   Table run() {
     const int64_t frames = opt_.frames;
     const auto rows = static_cast<std::size_t>(frames) * static_cast<std::size_t>(animals_count_);
@@ -314,6 +316,12 @@ class Simulator {
         time_col[row] = time;
         id_col[row] = i;
         observe(animals_[static_cast<std::size_t>(i)], row);
+        if (truth_) {
+          const Animal& a = animals_[static_cast<std::size_t>(i)];
+          truth_->mode.push_back(static_cast<int8_t>(a.mode));
+          const bool paired = a.mode == Mode::kApproach || a.mode == Mode::kFlee;
+          truth_->partner.push_back(paired ? a.partner : -1);
+        }
       }
     }
 
@@ -686,6 +694,7 @@ class Simulator {
   double wall_margin_ = 0.0;
   double separation_ = 0.0;
   double contact_ = 0.0;
+  SimulatedBehaviour* truth_ = nullptr;  // ground truth per row, when asked for
   std::array<double, kModeCount> speed_mean_{};
   std::array<OuStep, kModeCount> speed_ou_{};
   std::array<OuStep, kModeCount> turn_ou_{};
@@ -725,6 +734,14 @@ class Simulator {
 Table simulate_sequence(const SimulationOptions& options, int sequence_index) {
   validate(options, sequence_index);
   return Simulator(options, sequence_index).run();
+}
+
+Table simulate_sequence(const SimulationOptions& options, int sequence_index, SimulatedBehaviour& truth) {
+  validate(options, sequence_index);
+  truth = SimulatedBehaviour{};
+  Simulator sim(options, sequence_index);
+  sim.record_truth(&truth);
+  return sim.run();
 }
 
 std::string simulated_sequence_name(int sequence_index) {
