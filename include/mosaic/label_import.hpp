@@ -6,8 +6,10 @@
 // reference's dense format: a single int64 array `labels` with `label = labels[frame]`. Frames
 // the CSV does not list become -1 (unlabelled: DECISIONS F6 excludes them from training); frames
 // after the last listed one are outside the array (also unlabelled). `labels/<kind>/index.csv`
-// gets one row per entry (replacing any row of the same entry) with label_format "dense" and the
-// label map in label_ids/label_names. Every file is checked before anything is written.
+// gets one row per entry (replacing any row of the same entry) with label_format "dense". The
+// label map (label_ids/label_names) is one per kind: the map already in the index, updated with
+// `--names` and extended with new ids (named by themselves), is written into every row. Every
+// file is checked before anything is written.
 //
 //   LabelImportOptions opt;
 //   opt.names = parse_label_names("0=attack,1=investigation,2=mount,3=other");
@@ -27,8 +29,8 @@ class Dataset;
 
 struct LabelImportOptions {
   std::string kind = "behavior";
-  /// Class id -> name. Empty: the ids found, named by themselves ("0", "1", ...). When set, every
-  /// label in the files must be one of its ids.
+  /// Class id -> name. When set, every label in the files must be one of its ids, and these names
+  /// replace those of the same ids in the index. Ids without a name are named by themselves.
   std::map<int64_t, std::string> names;
 };
 

@@ -14,7 +14,6 @@
 #include "mosaic/dataset.hpp"
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
-#include "mosaic/index_csv.hpp"
 #include "mosaic/json.hpp"
 #include "mosaic/npz.hpp"
 #include "mosaic/run_id.hpp"
@@ -52,6 +51,19 @@ std::string md5_hex(const fs::path& path) {
     throw IoError(fmt::format("{}: MD5 failed", path.string()));
   std::string out;
   for (unsigned int i = 0; i < len; ++i) out += fmt::format("{:02x}", digest[i]);
+  return out;
+}
+
+std::vector<std::string> split_cells(std::string_view s) {
+  std::vector<std::string> out;
+  if (s.empty()) return out;
+  std::size_t start = 0;
+  while (true) {
+    std::size_t comma = s.find(',', start);
+    out.emplace_back(trim(s.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start)));
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
   return out;
 }
 
@@ -179,25 +191,11 @@ std::vector<ImportedLabels> import_labels_csv(Dataset& dataset, const std::vecto
     }
   }
 
-  // The label map of the index: --names, or the ids found.
-  std::vector<std::string> ids, names;
-  if (!options.names.empty()) {
-    for (const auto& [id, n] : options.names) {
-      ids.push_back(std::to_string(id));
-      names.push_back(n);
-    }
-  } else {
-    for (int64_t id : seen_labels) {
-      ids.push_back(std::to_string(id));
-      names.push_back(std::to_string(id));
-    }
-  }
-
-  // Every input is valid: write the files (each atomically), then the index in one locked append.
+  // Every input is valid: write the files (each atomically), then the index under its lock.
   const fs::path dir = dataset.root("labels") / kind;
   make_dirs(dir);
   std::vector<ImportedLabels> out;
-  std::vector<std::vector<std::pair<std::string, std::string>>> rows;
+  std::vector<std::vector<std::string>> new_rows;  // in labels_index_columns() order, map cells last
   for (const auto& [key, e] : entries) {
     const auto& [group, sequence] = key;
     const int64_t n = e.frames.rbegin()->first + 1;
@@ -207,22 +205,57 @@ std::vector<ImportedLabels> import_labels_csv(Dataset& dataset, const std::vecto
     write_npz(path, {{"labels", NpyArray::from_int64({n}, std::move(dense))}});
     std::vector<std::string> md5s;
     for (const auto& s : e.sources) md5s.push_back(md5_of.at(s));
-    rows.push_back({{"kind", kind},
-                    {"label_format", "dense"},
-                    {"group", group},
-                    {"sequence", sequence},
-                    {"group_safe", to_safe_name(group)},
-                    {"sequence_safe", to_safe_name(sequence)},
-                    {"abs_path", fs::absolute(path).string()},
-                    {"source_abs_path", join_names(e.sources, ";")},
-                    {"source_md5", join_names(md5s, ";")},
-                    {"n_frames", std::to_string(n)},
-                    {"label_ids", join_names(ids, ",")},
-                    {"label_names", join_names(names, ",")}});
+    new_rows.push_back({kind, "dense", group, sequence, to_safe_name(group), to_safe_name(sequence),
+                        fs::absolute(path).string(), join_names(e.sources, ";"), join_names(md5s, ";"),
+                        std::to_string(n), "", ""});
     out.push_back(ImportedLabels{group, sequence, path, n, static_cast<int64_t>(e.frames.size())});
   }
   const fs::path index_path = dir / "index.csv";
-  RunIndex(index_path, labels_index_columns(), {"group", "sequence"}).append(rows);
+  {
+    // The lock RunIndex uses for this file: a concurrent import or converter waits for us.
+    FileLock lock(dir / ".index.csv.lock");
+    TextCsv csv;
+    if (fs::exists(index_path)) csv = TextCsv::read(index_path);
+    if (csv.header.empty()) csv.header = labels_index_columns();
+    for (const auto& c : labels_index_columns()) csv.ensure_column(c);
+    for (auto& row : csv.rows) row.resize(csv.header.size());
+    // The label map is one per kind and get_label_map reads the first row: merge the map the
+    // index has with --names (which wins) or the ids found, and write it into every row.
+    std::map<int64_t, std::string> label_map;
+    if (!csv.rows.empty()) {
+      std::vector<std::string> old_ids = split_cells(csv.cell(0, "label_ids"));
+      std::vector<std::string> old_names = split_cells(csv.cell(0, "label_names"));
+      for (std::size_t i = 0; i < old_ids.size(); ++i)
+        if (auto id = parse_int(old_ids[i]))
+          label_map[*id] = i < old_names.size() ? old_names[i] : old_ids[i];
+    }
+    for (const auto& [id, name] : options.names) label_map[id] = name;
+    for (int64_t id : seen_labels) label_map.emplace(id, std::to_string(id));
+    std::vector<std::string> ids, names;
+    for (const auto& [id, name] : label_map) {
+      ids.push_back(std::to_string(id));
+      names.push_back(name);
+    }
+    const std::string ids_cell = join_names(ids, ","), names_cell = join_names(names, ",");
+    // Replace the rows of the imported entries (§1.9: same group and sequence), append the new.
+    const std::size_t gcol = *csv.column_index("group"), scol = *csv.column_index("sequence");
+    std::vector<std::vector<std::string>> kept;
+    for (auto& row : csv.rows)
+      if (!entries.count({row[gcol] == "nan" ? std::string() : row[gcol], row[scol]})) kept.push_back(std::move(row));
+    const auto& cols = labels_index_columns();
+    for (const auto& cells : new_rows) {
+      std::vector<std::string> row(csv.header.size());
+      for (std::size_t c = 0; c < cols.size(); ++c) row[*csv.column_index(cols[c])] = cells[c];
+      kept.push_back(std::move(row));
+    }
+    const std::size_t icol = *csv.column_index("label_ids"), ncol = *csv.column_index("label_names");
+    for (auto& row : kept) {
+      row[icol] = ids_cell;
+      row[ncol] = names_cell;
+    }
+    csv.rows = std::move(kept);
+    csv.write_atomic(index_path);
+  }
 
   // meta.labels.<kind> (§1.4), as the reference's converters record it.
   auto& meta = dataset.mutable_meta();

@@ -132,6 +132,42 @@ TEST(LabelImport, ReimportReplacesTheEntryRowAndNamesDefaultToIds) {
   EXPECT_EQ(idx.cell(1, "n_frames"), "2");
   EXPECT_EQ(read_npz(fx.ds.root("labels") / "behavior" / "lab%20A__s1.npz").at("labels").to_int64(),
             (std::vector<int64_t>{-1, 4}));
+  // One label map per kind, in every row: the old ids and the new one.
+  for (std::size_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(idx.cell(r, "label_ids"), "1,4,5");
+    EXPECT_EQ(idx.cell(r, "label_names"), "1,4,5");
+  }
+}
+
+TEST(LabelImport, NamesAreKeptAcrossImportsAndExtraColumnsSurvive) {
+  Fixture fx;
+  const fs::path index = fx.ds.root("labels") / "behavior" / "index.csv";
+  LabelImportOptions named;
+  named.names = {{0, "attack"}, {1, "investigation"}};
+  import_labels_csv(fx.ds, {fx.csv("a.csv", "sequence,frame,label,group\ns1,0,1,lab A\n")}, named);
+  // A column another tool added stays, with its cells.
+  TextCsv csv = TextCsv::read(index);
+  csv.header.push_back("n_events");
+  csv.rows[0].push_back("7");
+  csv.write_atomic(index);
+  // Without --names: the index's names stay and a new id is named by itself.
+  import_labels_csv(fx.ds, {fx.csv("b.csv", "sequence,frame,label,group\ns2,0,2,lab A\n")});
+  TextCsv idx = TextCsv::read(index);
+  ASSERT_EQ(idx.rows.size(), 2u);
+  EXPECT_EQ(idx.header.back(), "n_events");
+  EXPECT_EQ(idx.cell(0, "n_events"), "7");
+  EXPECT_EQ(idx.cell(1, "n_events"), "");
+  for (std::size_t r = 0; r < 2; ++r) {
+    EXPECT_EQ(idx.cell(r, "label_ids"), "0,1,2");
+    EXPECT_EQ(idx.cell(r, "label_names"), "attack,investigation,2");
+  }
+  // --names renames.
+  named.names = {{2, "mount"}};
+  import_labels_csv(fx.ds, {fx.csv("c.csv", "sequence,frame,label,group\ns2,0,2,lab B\n")}, named);
+  idx = TextCsv::read(index);
+  ASSERT_EQ(idx.rows.size(), 3u);
+  EXPECT_EQ(idx.cell(0, "label_names"), "attack,investigation,mount");
+  EXPECT_EQ(idx.cell(2, "label_names"), "attack,investigation,mount");
 }
 
 TEST(LabelImport, GroupFromTheTracksIndex) {
