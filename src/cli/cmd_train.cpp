@@ -279,9 +279,19 @@ class ProgressCommand final : public Command {
     // Follow: poll with short-lived connections (WAL: never blocks the training process).
     std::map<std::pair<std::string, int64_t>, std::string> seen;  // (type, index) -> timestamp
     const auto pause = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.01, interval_) * 1000));
+    // The job may not have started: a missing database, or one whose schema is being created,
+    // reads as no rows for a while (10 s of failures in a row end the wait with the error).
+    auto failing_since = std::optional<std::chrono::steady_clock::time_point>();
     while (true) {
       std::vector<ProgressRow> rows;
-      if (fs::exists(db)) rows = read_progress(db, job_id_);
+      try {
+        if (fs::exists(db)) rows = read_progress(db, job_id_);
+        failing_since.reset();
+      } catch (const IoError&) {
+        const auto now = std::chrono::steady_clock::now();
+        if (!failing_since) failing_since = now;
+        if (now - *failing_since > std::chrono::seconds(10)) throw;
+      }
       for (const auto& r : rows) {
         auto key = std::make_pair(r.step_type, r.step_index);
         auto it = seen.find(key);
