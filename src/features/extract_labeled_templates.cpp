@@ -123,6 +123,14 @@ struct EntryInfo {
   std::string group, sequence, split;
 };
 
+// Templates as the reference holds them: row-major features, label, split and entry per row.
+struct Flat {
+  std::vector<double> x;
+  std::vector<int64_t> labels;
+  std::vector<std::string> splits;
+  std::vector<int32_t> entries;
+};
+
 // One (split, label) reservoir and, per add_entry call, the global entry it came from.
 struct ClassPool {
   kernels::TemplateReservoir reservoir;
@@ -167,55 +175,28 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
     kernels::Pcg64 rng(static_cast<uint64_t>(seed_));
     columns_.clear();
     entries_.clear();
+    classes_seen_.clear();
     assign_splits(stream.n_entries(), rng);
-    std::map<std::pair<std::string, int64_t>, std::vector<double>> rows;  // (split, label) -> row-major
-    std::map<std::pair<std::string, int64_t>, std::vector<int32_t>> row_entries;
+    Flat flat;
     if (exact_) {
-      fit_exact(stream, rows, row_entries);
+      fit_exact(stream, flat);
     } else {
-      fit_reservoir(stream, rng, rows, row_entries);
+      fit_reservoir(stream, rng, flat);
     }
-    const std::size_t dim = columns_.size();
-    std::size_t total_rows = 0;
-    for (const auto& [key, v] : rows) total_rows += v.size() / std::max<std::size_t>(dim, 1);
-    if (total_rows == 0)
+    if (flat.labels.empty())
       throw StateError("extract-labeled-templates: No data: no labelled rows in any entry of the scope");
-    if (strategy_ == "farthest_first") {
-      // Splits in np.unique (sorted) order, labels ascending: the map's order.
-      for (auto& [key, v] : rows) {
-        const std::size_t n = v.size() / dim;
-        const int64_t want = final_count(key.second);
-        if (static_cast<int64_t>(n) <= want) continue;
-        std::vector<int64_t> sel = kernels::farthest_first(v.data(), n, dim, static_cast<std::size_t>(want), rng);
-        std::vector<double> picked(sel.size() * dim);
-        std::vector<int32_t> ent(sel.size());
-        auto& src_ent = row_entries[key];
-        for (std::size_t k = 0; k < sel.size(); ++k) {
-          std::copy_n(v.begin() + sel[k] * static_cast<int64_t>(dim), dim, picked.begin() + static_cast<std::ptrdiff_t>(k * dim));
-          ent[k] = src_ent[static_cast<std::size_t>(sel[k])];
-        }
-        v = std::move(picked);
-        src_ent = std::move(ent);
-      }
-    }
-    // Concatenate in sorted (split, label) order ("test" before "train").
+    if (strategy_ == "farthest_first") flat = farthest_first_per_class(flat, rng);
+    const std::size_t dim = columns_.size(), n = flat.labels.size();
     templates_ = Table();
-    std::vector<std::vector<double>> cols(dim);
-    std::vector<int64_t> label;
-    std::vector<std::string> split;
-    counts_.assign(entries_.size(), 0);
-    for (const auto& [key, v] : rows) {
-      const std::size_t n = v.size() / dim;
-      for (std::size_t r = 0; r < n; ++r) {
-        for (std::size_t c = 0; c < dim; ++c) cols[c].push_back(v[r * dim + c]);
-        label.push_back(key.second);
-        split.push_back(key.first);
-      }
-      for (int32_t e : row_entries[key]) ++counts_[static_cast<std::size_t>(e)];
+    for (std::size_t c = 0; c < dim; ++c) {
+      std::vector<double> col(n);
+      for (std::size_t r = 0; r < n; ++r) col[r] = flat.x[r * dim + c];
+      templates_.add_column(columns_[c], Column::from_float64(std::move(col)));
     }
-    for (std::size_t c = 0; c < dim; ++c) templates_.add_column(columns_[c], Column::from_float64(std::move(cols[c])));
-    templates_.add_column("label", Column::from_int64(std::move(label)));
-    templates_.add_column("split", Column::from_strings(split));
+    templates_.add_column("label", Column::from_int64(flat.labels));
+    templates_.add_column("split", Column::from_strings(flat.splits));
+    counts_.assign(entries_.size(), 0);
+    for (int32_t e : flat.entries) ++counts_[static_cast<std::size_t>(e)];
   }
 
   void save_state(const fs::path& run_root) const override {
@@ -255,20 +236,58 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
   }
 
  private:
-  // final(c): the count kept per class after selection.
-  int64_t final_count(int64_t label) const {
+  // final(c): the count kept per class after selection (n_total mode: shared by n_classes).
+  int64_t final_count(int64_t label, std::size_t n_classes) const {
     const Json& npc = params()["n_per_class"];
     if (npc.is_number_integer()) return npc.get<int64_t>();
     if (npc.is_object()) {
       auto key = std::to_string(label);
       return npc.contains(key) ? npc[key].get<int64_t>() : 0;
     }
-    return params()["n_total"].get<int64_t>() / static_cast<int64_t>(std::max<std::size_t>(classes_seen_.size(), 1));
+    return n_classes > 0 ? params()["n_total"].get<int64_t>() / static_cast<int64_t>(n_classes) : 0;
   }
   // The collection target: pool.size for farthest_first with a pool size, else final(c).
-  int64_t collect_count(int64_t label) const {
+  int64_t collect_count(int64_t label, std::size_t n_classes) const {
     if (strategy_ == "farthest_first" && pool_size_) return *pool_size_;
-    return final_count(label);
+    return final_count(label, n_classes);
+  }
+
+  // Per (split, label) in sorted order, farthest-first down to final(label) (n_classes = the
+  // classes among the templates); a class whose final count is 0 is dropped without a draw.
+  Flat farthest_first_per_class(const Flat& in, kernels::Pcg64& rng) const {
+    const std::size_t dim = columns_.size();
+    std::set<std::string> splits(in.splits.begin(), in.splits.end());
+    std::set<int64_t> labels(in.labels.begin(), in.labels.end());
+    Flat out;
+    for (const auto& split : splits) {
+      for (int64_t label : labels) {
+        std::vector<std::size_t> idx;
+        for (std::size_t r = 0; r < in.labels.size(); ++r)
+          if (in.labels[r] == label && in.splits[r] == split) idx.push_back(r);
+        if (idx.empty()) continue;
+        const int64_t target = final_count(label, labels.size());
+        if (target <= 0) continue;
+        std::vector<std::size_t> keep = idx;
+        if (static_cast<int64_t>(idx.size()) > target) {
+          std::vector<double> sub(idx.size() * dim);
+          for (std::size_t k = 0; k < idx.size(); ++k)
+            std::copy_n(in.x.begin() + static_cast<std::ptrdiff_t>(idx[k] * dim), dim,
+                        sub.begin() + static_cast<std::ptrdiff_t>(k * dim));
+          std::vector<int64_t> sel =
+              kernels::farthest_first(sub.data(), idx.size(), dim, static_cast<std::size_t>(target), rng);
+          keep.clear();
+          for (int64_t k : sel) keep.push_back(idx[static_cast<std::size_t>(k)]);
+        }
+        for (std::size_t r : keep) {
+          out.x.insert(out.x.end(), in.x.begin() + static_cast<std::ptrdiff_t>(r * dim),
+                       in.x.begin() + static_cast<std::ptrdiff_t>((r + 1) * dim));
+          out.labels.push_back(label);
+          out.splits.push_back(split);
+          out.entries.push_back(in.entries[r]);
+        }
+      }
+    }
+    return out;
   }
 
   void assign_splits(std::size_t n, kernels::Pcg64& rng) {
@@ -315,9 +334,7 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
     return out;
   }
 
-  void fit_reservoir(const InputStream& stream, kernels::Pcg64& rng,
-                     std::map<std::pair<std::string, int64_t>, std::vector<double>>& rows,
-                     std::map<std::pair<std::string, int64_t>, std::vector<int32_t>>& row_entries) {
+  void fit_reservoir(const InputStream& stream, kernels::Pcg64& rng, Flat& flat) {
     std::map<std::pair<std::string, int64_t>, ClassPool> pools;
     const bool n_total_mode = params()["n_per_class"].is_null();
     std::size_t index = 0;
@@ -333,13 +350,14 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
       classes_seen_.insert(present.begin(), present.end());
       if (n_total_mode && classes_seen_.size() != before) {
         // A new class lowers the common target: every reservoir keeps its first rows.
-        for (auto& [key, pool] : pools) pool.reservoir.shrink(static_cast<std::size_t>(std::max<int64_t>(collect_count(key.second), 0)));
+        const int64_t t = collect_count(0, classes_seen_.size());
+        for (auto& [key, pool] : pools) pool.reservoir.shrink(static_cast<std::size_t>(std::max<int64_t>(t, 0)));
       }
       const std::size_t dim = columns_.size();
       std::vector<double> x = row_major_f64(e.table, columns_, "extract-labeled-templates input " + e.entry_key);
       const std::string& split = entries_.back().split;
       for (int64_t label : present) {
-        const int64_t target = collect_count(label);
+        const int64_t target = collect_count(label, classes_seen_.size());
         if (target <= 0) continue;  // a class with no quota collects nothing (and draws nothing)
         auto key = std::make_pair(split, label);
         auto it = pools.find(key);
@@ -350,17 +368,21 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
         it->second.entry_of_call.push_back(static_cast<int32_t>(entries_.size() - 1));
       }
     });
+    // Concatenated in sorted (split, label) order ("test" before "train").
     for (auto& [key, pool] : pools) {
       auto t = pool.reservoir.templates();
-      rows[key].assign(t.begin(), t.end());
-      auto& ent = row_entries[key];
-      for (int32_t call : pool.reservoir.template_entries()) ent.push_back(pool.entry_of_call[static_cast<std::size_t>(call)]);
+      flat.x.insert(flat.x.end(), t.begin(), t.end());
+      for (int32_t call : pool.reservoir.template_entries()) {
+        flat.entries.push_back(pool.entry_of_call[static_cast<std::size_t>(call)]);
+        flat.labels.push_back(key.second);
+        flat.splits.push_back(key.first);
+      }
     }
   }
 
-  void fit_exact(const InputStream& stream, std::map<std::pair<std::string, int64_t>, std::vector<double>>& rows,
-                 std::map<std::pair<std::string, int64_t>, std::vector<int32_t>>& row_entries) {
-    // Pass 1: rows per (split, class).
+  // Two passes: rows per (split, class), then per entry (in order) and class (ascending) up to
+  // the remaining quota, drawn with default_rng(random_state + 1); blocks stacked in that order.
+  void fit_exact(const InputStream& stream, Flat& flat) {
     std::map<std::pair<std::string, int64_t>, int64_t> counts;
     std::size_t index = 0;
     stream.for_each([&](const EntryData& e) {
@@ -372,8 +394,7 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
         }
     });
     std::map<std::pair<std::string, int64_t>, int64_t> quota, taken;
-    for (const auto& [key, c] : counts) quota[key] = std::min(c, collect_count(key.second));
-    // Pass 2 with its own generator (the reference: default_rng(random_state + 1)).
+    for (const auto& [key, c] : counts) quota[key] = std::min(c, collect_count(key.second, classes_seen_.size()));
     kernels::Pcg64 rng2(static_cast<uint64_t>(seed_ + 1));
     const std::size_t dim = columns_.size();
     index = 0;
@@ -390,13 +411,16 @@ class ExtractLabeledTemplates final : public FeatureBase<ExtractLabeledTemplates
       std::vector<double> x = row_major_f64(e.table, columns_, "extract-labeled-templates input " + e.entry_key);
       for (int64_t label : present) {
         auto key = std::make_pair(split, label);
+        const int64_t need = quota[key] - taken[key];
+        if (need <= 0) continue;
         std::vector<double> cx = class_rows(x, dim, labels, label);
         const auto n = static_cast<int64_t>(cx.size() / dim);
-        const int64_t take = std::min(n, quota[key] - taken[key]);
-        std::vector<int64_t> pick = kernels::exact_entry_rows(n, take, rng2);
+        std::vector<int64_t> pick = kernels::exact_entry_rows(n, std::min(n, need), rng2);
         for (int64_t r : pick) {
-          rows[key].insert(rows[key].end(), cx.begin() + r * static_cast<int64_t>(dim), cx.begin() + (r + 1) * static_cast<int64_t>(dim));
-          row_entries[key].push_back(static_cast<int32_t>(entry));
+          flat.x.insert(flat.x.end(), cx.begin() + r * static_cast<int64_t>(dim), cx.begin() + (r + 1) * static_cast<int64_t>(dim));
+          flat.labels.push_back(label);
+          flat.splits.push_back(split);
+          flat.entries.push_back(static_cast<int32_t>(entry));
         }
         taken[key] += static_cast<int64_t>(pick.size());
       }

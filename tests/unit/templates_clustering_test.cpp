@@ -508,6 +508,30 @@ TEST(ExtractLabeledTemplates, FarthestFirstPerClassAndDeterminism) {
   EXPECT_TRUE(a.equals(read_parquet(s.tmp.path() / "b" / "templates.parquet")));
 }
 
+TEST(ExtractLabeledTemplates, ExactBlocksInEntryOrderAndZeroQuotaClassesDropped) {
+  LabeledSetup s;
+  labeled_setup(s, 3, 60, 60, 2);
+  VecStream st(s.entries);
+  fit_to("extract-labeled-templates",
+         labeled_params({{"n_per_class", 8}, {"test_fraction", 0.0}, {"pool", {{"allocation", "exact"}}}}), st,
+         s.tmp.path() / "exact", {}, s.lookups);
+  Table t = read_parquet(s.tmp.path() / "exact" / "templates.parquet");
+  // The reference stacks per entry (then class) blocks: 8 rows of class 0 then 8 of class 1,
+  // all from the first entry (a < 1000), since each class's quota is met there.
+  ASSERT_EQ(t.num_rows(), 16u);
+  for (std::size_t r = 0; r < 16; ++r) {
+    EXPECT_EQ(t.column("label").i64()[r], r < 8 ? 0 : 1);
+    EXPECT_LT(t.column("a").f64()[r], 1000.0);
+  }
+  // farthest_first with {0: 5}: class 1 has no quota, so it is never collected.
+  fit_to("extract-labeled-templates",
+         labeled_params({{"n_per_class", {{"0", 5}}}, {"strategy", "farthest_first"}, {"pool", {{"size", 20}}}, {"test_fraction", 0.0}}),
+         st, s.tmp.path() / "ff", {}, s.lookups);
+  Table f = read_parquet(s.tmp.path() / "ff" / "templates.parquet");
+  EXPECT_EQ(f.num_rows(), 5u);
+  for (int64_t l : f.column("label").i64()) EXPECT_EQ(l, 0);
+}
+
 TEST(ExtractLabeledTemplates, IndividualPairEventsLastWinsAndSymmetricDedup) {
   testing::TempDir tmp;
   fs::path p = tmp.path() / "ev.npz";
