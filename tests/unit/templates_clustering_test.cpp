@@ -625,6 +625,36 @@ TEST(GlobalState, SecondRunLoadsTheSavedStateWithoutRefit) {
   }
 }
 
+// DECISIONS F9: the default pattern "*.parquet" would take the alphabetically first parquet of
+// the producing run (a per-sequence output, g__s0.parquet); we take its templates.parquet.
+TEST(GlobalState, DefaultTemplatesPatternResolvesToTheDeclaredTemplatesFile) {
+  testing::TempDir tmp;
+  Dataset ds = Dataset::create(tmp.path() / "ds", {.name = "t", .fps = 30.0});
+  for (int k = 0; k < 2; ++k) {
+    SimulationOptions o;
+    o.animals = 2;
+    o.frames = 200;
+    o.seed = static_cast<uint64_t>(k);
+    ds.write_tracks("g", fmt::format("s{}", k), simulate_sequence(o, 0), {.std_format = "simulated"});
+  }
+  RunResult up = run(ds, "body-scale", Json::object(), Inputs::tracks());
+  RunResult et = run(ds, "extract-templates", {{"n_templates", 40}}, Inputs::of({Result{up.result.feature, up.result.run_id}}));
+  Inputs tin = Inputs::of({Result{et.result.feature, et.result.run_id}});
+  Json explicit_ref = {{"feature", et.result.feature}, {"run_id", *et.result.run_id}, {"pattern", "templates.parquet"}};
+  Json default_ref = {{"feature", et.result.feature}, {"run_id", *et.result.run_id}};
+  for (const std::string name : {"global-kmeans", "global-ward"}) {
+    Json a = name == "global-kmeans" ? Json{{"k", 3}} : Json{{"n_clusters", 3}};
+    Json b = a;
+    a["templates"] = explicit_ref;
+    b["templates"] = default_ref;
+    RunResult ra = run(ds, name, a, tin), rb = run(ds, name, b, tin);
+    ASSERT_NE(*ra.result.run_id, *rb.result.run_id);
+    fs::path fa = ds.root("features") / ra.result.feature / *ra.result.run_id;
+    fs::path fb = ds.root("features") / rb.result.feature / *rb.result.run_id;
+    EXPECT_EQ(read_file_text(fa / "g__s1.parquet"), read_file_text(fb / "g__s1.parquet")) << name;
+  }
+}
+
 TEST(GlobalState, ScopeDependentRunIdsIncludeTheScope) {
   testing::TempDir tmp;
   Dataset ds = Dataset::create(tmp.path() / "ds", {.name = "t", .fps = 30.0});
