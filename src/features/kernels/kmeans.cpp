@@ -43,6 +43,43 @@ inline float dot_f32(const float* a, const float* b, std::size_t n) noexcept {
   return static_cast<float>(s);
 }
 
+// argmin_j float32(||c_j||^2 - 2 x.c_j), first index on ties, the dots as dot_f32. Four centres
+// per pass with their own accumulators: each dot is still summed in column order (the same value
+// as dot_f32), but the four dependency chains overlap (about 3x faster than one at a time).
+inline int32_t nearest_center(const float* xi, const float* centers, const float* c_sq, std::size_t k,
+                              std::size_t dim) noexcept {
+  float best = 0.0f;
+  int32_t label = 0;
+  auto consider = [&](std::size_t j, float dot) {
+    const float d = -2.0f * dot + c_sq[j];
+    if (j == 0 || d < best) {
+      best = d;
+      label = static_cast<int32_t>(j);
+    }
+  };
+  std::size_t j = 0;
+  for (; j + 4 <= k; j += 4) {
+    const float* c0 = centers + j * dim;
+    const float* c1 = c0 + dim;
+    const float* c2 = c1 + dim;
+    const float* c3 = c2 + dim;
+    double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+    for (std::size_t c = 0; c < dim; ++c) {
+      const double v = static_cast<double>(xi[c]);
+      s0 += v * static_cast<double>(c0[c]);
+      s1 += v * static_cast<double>(c1[c]);
+      s2 += v * static_cast<double>(c2[c]);
+      s3 += v * static_cast<double>(c3[c]);
+    }
+    consider(j, static_cast<float>(s0));
+    consider(j + 1, static_cast<float>(s1));
+    consider(j + 2, static_cast<float>(s2));
+    consider(j + 3, static_cast<float>(s3));
+  }
+  for (; j < k; ++j) consider(j, dot_f32(xi, centers + j * dim, dim));
+  return label;
+}
+
 // _euclidean_dense_dense(squared=False): 4-way unrolled float32 sum, then sqrt.
 float euclidean_dense_dense(const float* a, const float* b, std::size_t n) noexcept {
   float result = 0.0f;
@@ -122,15 +159,7 @@ void lloyd_iter(const float* x, std::size_t n, std::size_t dim, const std::vecto
       for (std::size_t i = start; i < end; ++i) {
         const float* xi = x + i * dim;
         // pairwise_distances = ||C||^2, then += -2 X.C^T (sgemm, alpha=-2, beta=1).
-        float best = 0.0f;
-        int32_t label = 0;
-        for (std::size_t j = 0; j < k; ++j) {
-          const float d = -2.0f * dot_f32(xi, &centers_old[j * dim], dim) + c_sq[j];
-          if (j == 0 || d < best) {
-            best = d;
-            label = static_cast<int32_t>(j);
-          }
-        }
+        const int32_t label = nearest_center(xi, centers_old.data(), c_sq.data(), k, dim);
         labels[i] = label;
         if (update_centers) {
           buf_weights[static_cast<std::size_t>(label)] += 1.0f;
@@ -320,41 +349,7 @@ void kmeans_predict(const float* x, std::size_t n, std::size_t dim, const float*
                     std::size_t n_clusters, std::span<int32_t> labels) noexcept {
   std::vector<float> c_sq(n_clusters);
   for (std::size_t j = 0; j < n_clusters; ++j) c_sq[j] = dot_f32(centers + j * dim, centers + j * dim, dim);
-  // Four centres per pass with their own accumulators: each dot product is still summed in
-  // column order (the same value as dot_f32), but the four chains overlap (about 3x faster).
-  for (std::size_t i = 0; i < n; ++i) {
-    const float* xi = x + i * dim;
-    float best = 0.0f;
-    int32_t label = 0;
-    auto consider = [&](std::size_t j, double dot) {
-      const float d = -2.0f * static_cast<float>(dot) + c_sq[j];
-      if (j == 0 || d < best) {
-        best = d;
-        label = static_cast<int32_t>(j);
-      }
-    };
-    std::size_t j = 0;
-    for (; j + 4 <= n_clusters; j += 4) {
-      const float* c0 = centers + j * dim;
-      const float* c1 = c0 + dim;
-      const float* c2 = c1 + dim;
-      const float* c3 = c2 + dim;
-      double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
-      for (std::size_t c = 0; c < dim; ++c) {
-        const double v = static_cast<double>(xi[c]);
-        s0 += v * static_cast<double>(c0[c]);
-        s1 += v * static_cast<double>(c1[c]);
-        s2 += v * static_cast<double>(c2[c]);
-        s3 += v * static_cast<double>(c3[c]);
-      }
-      consider(j, s0);
-      consider(j + 1, s1);
-      consider(j + 2, s2);
-      consider(j + 3, s3);
-    }
-    for (; j < n_clusters; ++j) consider(j, static_cast<double>(dot_f32(xi, centers + j * dim, dim)));
-    labels[i] = label;
-  }
+  for (std::size_t i = 0; i < n; ++i) labels[i] = nearest_center(x + i * dim, centers, c_sq.data(), n_clusters, dim);
 }
 
 }  // namespace mosaic::kernels
