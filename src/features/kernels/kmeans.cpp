@@ -43,9 +43,9 @@ inline float dot_f32(const float* a, const float* b, std::size_t n) noexcept {
   return static_cast<float>(s);
 }
 
-// argmin_j float32(||c_j||^2 - 2 x.c_j), first index on ties, the dots as dot_f32. Four centres
-// per pass with their own accumulators: each dot is still summed in column order (the same value
-// as dot_f32), but the four dependency chains overlap (about 3x faster than one at a time).
+// argmin_j float32(||c_j||^2 - 2 x.c_j), first index on ties, the dots as dot_f32. Eight (then
+// four) centres per pass with their own accumulators: each dot is still summed in column order
+// (the same value as dot_f32), but the dependency chains overlap and vectorise.
 inline int32_t nearest_center(const float* xi, const float* centers, const float* c_sq, std::size_t k,
                               std::size_t dim) noexcept {
   float best = 0.0f;
@@ -58,6 +58,15 @@ inline int32_t nearest_center(const float* xi, const float* centers, const float
     }
   };
   std::size_t j = 0;
+  for (; j + 8 <= k; j += 8) {
+    const float* cj = centers + j * dim;
+    double acc[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (std::size_t c = 0; c < dim; ++c) {
+      const double v = static_cast<double>(xi[c]);
+      for (std::size_t q = 0; q < 8; ++q) acc[q] += v * static_cast<double>(cj[q * dim + c]);
+    }
+    for (std::size_t q = 0; q < 8; ++q) consider(j + q, static_cast<float>(acc[q]));
+  }
   for (; j + 4 <= k; j += 4) {
     const float* c0 = centers + j * dim;
     const float* c1 = c0 + dim;
