@@ -118,6 +118,9 @@ class SqliteProgressCallback final : public ProgressCallback {
   void on_phase(const std::string& phase, const std::string& message) override;
   /// The job's rows, as read_progress (registry.hpp) returns them.
   std::vector<ProgressRow> get_progress() const;
+  /// Delete the job's rows (not in the reference: `mosaic train` restarts a job id with it, so
+  /// that rows of an earlier run under the same id do not read as this run's progress).
+  void clear_job();
 
  private:
   void write(const std::string& step_type, int64_t index, int64_t total, const std::string& metric_json,

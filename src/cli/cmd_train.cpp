@@ -4,8 +4,9 @@
 //
 // `train` records its progress in the registry (features/.mosaic.db, table training_progress)
 // under the job id (default "<model>/<run_id>"), so `mosaic progress` shows it from another
-// terminal while it trains; when the job ends, train writes a last phase row "done: run_id=..."
-// or "failed: <message>", which is where `progress --follow` stops. On a terminal, train also
+// terminal while it trains. A job starts by deleting the rows of an earlier run under the same id
+// and writing the phase row "start: model=... run_id=..."; it ends with the phase row
+// "done: run_id=..." or "failed: <message>", which is where `progress --follow` stops. On a terminal, train also
 // draws a progress bar per class and boosting round (epoch).
 #include <fmt/format.h>
 #include <unistd.h>
@@ -117,6 +118,8 @@ class TrainCommand final : public Command {
     const std::string job = job_id_.empty() ? model->info().name + "/" + predicted : job_id_;
     { FeatureRegistry schema = FeatureRegistry::open(ds.root("features")); }  // the progress table
     SqliteProgressCallback sql(registry_db(ds), job);
+    sql.clear_job();  // a job id names one run: rows of an earlier run under it would mislead
+    sql.on_phase("start", fmt::format("model={} run_id={}", model->info().name, predicted));
     const bool bar = !quiet_ && ::isatty(STDERR_FILENO) == 1;
     TerminalTrainProgress terminal(model->info().name);
     CompositeProgressCallback progress({&sql});

@@ -150,6 +150,20 @@ void SqliteProgressCallback::on_phase(const std::string& phase, const std::strin
 
 std::vector<ProgressRow> SqliteProgressCallback::get_progress() const { return read_progress(db_path_, job_id_); }
 
+void SqliteProgressCallback::clear_job() {
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db_, "DELETE FROM training_progress WHERE job_id = ?", -1, &st, nullptr) == SQLITE_OK) {
+    sqlite3_bind_text(st, 1, job_id_.c_str(), static_cast<int>(job_id_.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_DONE) {
+      sqlite3_finalize(st);
+      return;
+    }
+  }
+  std::string msg = sqlite3_errmsg(db_);
+  if (st) sqlite3_finalize(st);
+  throw IoError(fmt::format("{}: clearing the training progress of job '{}' failed: {}", db_path_.string(), job_id_, msg));
+}
+
 // ---- Catalog ------------------------------------------------------------------------------------
 
 namespace {
@@ -223,7 +237,7 @@ ModelConfig ModelConfig::from_cli(std::string_view text) {
     try {
       return object(python_json_loads(text));
     } catch (const Error& e) {
-      throw InputError(fmt::format("--config: invalid JSON: {}", e.what()));
+      throw InputError(fmt::format("--config: {}", e.what()));  // e.what() says "invalid JSON: ..."
     }
   }
   return file(fs::path(std::string(text)));

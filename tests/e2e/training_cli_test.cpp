@@ -366,6 +366,33 @@ TEST(TrainingCli, TrainEndToEnd) {
   ASSERT_EQ(idx.rows.size(), 2u);
   EXPECT_EQ(idx.cell(1, "run_id"), run_id);
   EXPECT_EQ(idx.cell(1, "status"), "success");
+  // The same job id again: the earlier run's rows are gone (3 epochs then, 2 now).
+  r = run_mosaic("train " + q(dir) + " test-slow-mean --config '{\"epochs\": 2}' --quiet --job-id j2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  rows = python_json_loads(run_mosaic("progress " + q(dir) + " j2 --json").out);
+  ASSERT_EQ(rows.size(), 2u + 2u + 1u);
+  EXPECT_EQ(rows.back()["message"], "done: run_id=0.1-" + hash_params(Json{{"epochs", 2}}));
+}
+
+// On a terminal (a pseudo-terminal from script(1)): a bar per class, redrawn per round.
+TEST(TrainingCli, TrainDrawsABarOnATerminal) {
+  REQUIRE_TEST_MODELS();
+  if (std::system("command -v script >/dev/null 2>&1") != 0) GTEST_SKIP() << "needs script(1)";
+  TempDir tmp;
+  fs::path dir = simulate(tmp);
+  const char* bin = std::getenv("MOSAIC_BIN");
+  const std::string exe = bin ? bin : std::string(MOSAIC_BINARY_DIR) + "/bin/mosaic";
+  write_file_atomic(tmp / "run.sh", "LD_PRELOAD=" + q(PreloadTestModels::library()) + " '" + exe + "' train " + q(dir) +
+                                        " test-slow-mean --config '{\"epochs\": 4}'\n");
+  const std::string cmd = "script -qec 'sh " + (tmp / "run.sh").string() + "' /dev/null > " + q(tmp / "tty.txt") + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << read_file_text(tmp / "tty.txt");
+  const std::string tty = read_file_text(tmp / "tty.txt");
+  EXPECT_NE(tty.find("[test-slow-mean] seq001 (1/2)"), std::string::npos) << tty;
+  EXPECT_NE(tty.find("[test-slow-mean] seq002 (2/2)"), std::string::npos) << tty;
+  EXPECT_NE(tty.find(" 4/4  mean="), std::string::npos) << tty;
+  EXPECT_NE(tty.find("\r\033[K"), std::string::npos) << tty;
+  // The completed line starts on a line of its own, after the last bar.
+  EXPECT_NE(tty.find("\n[model:test-slow-mean] completed run_id="), std::string::npos) << tty;
 }
 
 TEST(TrainingCli, TrainBadConfigAndFailure) {

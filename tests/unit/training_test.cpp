@@ -282,7 +282,12 @@ TEST(ModelConfigTest, LoadNoneObjectFileAndErrors) {
   }
   write_file_atomic(tmp / "list.json", "[1]");
   EXPECT_THROW(ModelConfig::file(tmp / "list.json").load(), InputError);
-  EXPECT_THROW(ModelConfig::from_cli("{nope"), InputError);
+  try {
+    ModelConfig::from_cli("{nope");
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--config: invalid JSON: ", 0), 0u) << e.what();
+  }
 }
 
 // ---- train_model ------------------------------------------------------------------------------------
@@ -569,6 +574,10 @@ TEST(ProgressCallbacks, SqliteRowsExactlyAsSpec) {
   EXPECT_EQ(cb.get_progress().size(), 4u);
   EXPECT_EQ(read_progress(db, "job-2").size(), 1u);
   EXPECT_EQ(reg.journal_mode(), "wal");
+  // clear_job deletes one job's rows only.
+  cb.clear_job();
+  EXPECT_TRUE(read_progress(db, "job-1").empty());
+  EXPECT_EQ(read_progress(db, "job-2").size(), 1u);
 }
 
 // A job trains in a child process (a slow model writing SQLite progress); this process reads the
