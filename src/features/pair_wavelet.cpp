@@ -33,6 +33,8 @@ const FeatureInfo kInfo{.name = "pair-wavelet",
                         .default_tracks_input = false,
                         .python_class = "PairWavelet"};
 
+constexpr std::size_t kDirectWorkLimit = std::size_t{1} << 16;  // multiply-adds per scale
+
 const ParamSchema& params_schema() {
   static const ParamSchema schema{
       "PairWaveletParams",
@@ -168,7 +170,13 @@ Table PairWavelet::apply(const Table& df) const {
       for (std::size_t t = 0; t < len; ++t) signals[c * len + t] = x[static_cast<std::size_t>(order[start + t])];
     }
     logp.resize(nc * nf * len);
-    if (!cwt_->log_power(signals, nc, wb.scales, log_floor_, logp))
+    // Short series: the direct sum needs only the n + 1 kept outputs, each over at most n
+    // samples ((n + 1) n multiply-adds per scale), far less than an FFT over n + filter length
+    // (kernels/cwt's kAuto judges by n x filter length, which suits long series). 100-frame
+    // series of 100 animals run 10x faster this way; both paths give the golden log-power.
+    const kernels::CwtMethod method =
+        (len + 1) * len <= kDirectWorkLimit ? kernels::CwtMethod::kDirect : kernels::CwtMethod::kAuto;
+    if (!cwt_->log_power(signals, nc, wb.scales, log_floor_, logp, method))
       throw InputError(fmt::format("pair-wavelet: a scale is too small for a series of {} samples (pywt: \"Selected scale "
                                    "too small\"); raise f_max's scale (lower f_max) or fps",
                                    len));
