@@ -5,6 +5,9 @@
 //    the upstream speed-angvel run with overlap 1, gives the values of the unsplit recording.
 //    global-tsne maps each row on its own (0.4+cpp.1), so its own temporal reach is 0.
 // The templates are a fixed parquet artifact in both datasets, so both fits are identical.
+// arhmm: 1 vs 2 workers and library vs CLI give the same bytes. The split-recording check does not
+// apply to it: an HMM decodes each sequence as a whole (Viterbi) and is fitted on the sequences of
+// the scope, so cutting a recording into sequences changes the model's input by definition.
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
@@ -149,6 +152,30 @@ TEST(FeaturePathsH3, GlobalTsneSplitRecordingEqualsTheWhole) {
   ASSERT_EQ(a.num_rows(), b.num_rows());
   for (std::size_t col = 0; col < a.num_columns(); ++col)
     EXPECT_TRUE(a.column(col).equals(b.column(col))) << "column " << a.column_names()[col];
+}
+
+TEST(FeaturePathsH3, ArhmmWorkersAndCliGiveTheSameBytes) {
+  testing::TempDir tmp;
+  Inputs inputs = make_dataset(tmp / "lib", true);
+  fs::copy(tmp / "lib", tmp / "cli", fs::copy_options::recursive);
+  Dataset ds = Dataset::open(tmp / "lib");
+  const Json params{{"n_states", 6}, {"n_iter", 15}};
+  RunResult one = run(ds, "arhmm", params, inputs, 1, 0, false);
+  fs::path root = ds.root("features") / one.result.feature / *one.result.run_id;
+  auto bytes1 = output_bytes(root);
+  ASSERT_EQ(bytes1.size(), 4u);  // 3 entries + the model npz
+  for (const char* f : {"arhmm_model.json", "arhmm_model.npz"}) fs::remove(root / f);
+  RunResult two = run(ds, "arhmm", params, inputs, 2, 0, true);
+  EXPECT_EQ(*two.result.run_id, *one.result.run_id);
+  EXPECT_GT(two.timing.fit_seconds, 0.0);
+  EXPECT_TRUE(output_bytes(root) == bytes1) << "1 vs 2 workers";
+  const Result& up = std::get<Result>(inputs.items()[0]);
+  auto cmd = testing::run_mosaic(fmt::format("run-feature '{}' arhmm --params '{}' --input '{}:{}' -j 2 --quiet",
+                                             (tmp / "cli").string(), params.dump(), up.feature, *up.run_id));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.err << cmd.out;
+  fs::path cli_root = tmp / "cli" / fs::relative(root, tmp / "lib");
+  ASSERT_TRUE(fs::exists(cli_root)) << cli_root << "\n" << cmd.out << cmd.err;
+  EXPECT_TRUE(output_bytes(cli_root) == bytes1) << "library vs CLI";
 }
 
 }  // namespace
