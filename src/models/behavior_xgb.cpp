@@ -165,6 +165,17 @@ class BehaviorXgb final : public Model {
                                    preset));
     if (cfg_.contains("xgb_params") && !cfg_["xgb_params"].is_null() && !cfg_["xgb_params"].is_object())
       throw InputError("behavior-xgb: xgb_params must be an object of XGBoost parameters");
+    auto expect = [&](const char* key, bool ok, const char* what) {
+      if (!ok) throw InputError(fmt::format("behavior-xgb: '{}' must be {}, got {}", key, what, cfg_[key].dump()));
+    };
+    expect("train_fraction", cfg_["train_fraction"].is_number(), "a number");
+    expect("random_state", cfg_["random_state"].is_number_integer(), "an integer");
+    expect("undersample_ratio", cfg_["undersample_ratio"].is_number(), "a number");
+    expect("decision_threshold", cfg_["decision_threshold"].is_number(), "a number");
+    expect("foreground_samples", cfg_["foreground_samples"].is_null() || cfg_["foreground_samples"].is_number_integer(),
+           "an integer or null");
+    expect("label_kind", cfg_["label_kind"].is_string(), "a string");
+    expect("standardize", cfg_["standardize"].is_boolean(), "true or false");
     double tf = cfg_["train_fraction"].get<double>();
     if (!(tf > 0.0 && tf < 1.0) && !cfg_.contains("train_sequences"))
       throw InputError(fmt::format("behavior-xgb: train_fraction must be in (0, 1), got {}", tf));

@@ -208,6 +208,9 @@ TEST(BehaviorXgb, BadConfigsAreClearErrorsAndFailedRows) {
   failed_with(typo, "unknown config key 'train_fraktion'");
   failed_with(Json{{"feature", "no-such-feature"}}, "Feature index missing");
   failed_with(Json{{"label_kind", "behavior"}}, "requires 'feature' or 'inputs'");
+  Json ratio = fx.config();
+  ratio["undersample_ratio"] = "three";
+  failed_with(ratio, "'undersample_ratio' must be a number");
   Json smote = fx.config();
   smote["use_smote"] = true;
   failed_with(smote, "use_smote");
