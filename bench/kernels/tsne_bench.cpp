@@ -10,6 +10,10 @@
 //                      keypoints at 30 fps (108,000 frames, 1.08 M rows), "crowd" = 100 animals x
 //                      1,000 frames (100,000 rows).
 //   BM_TsneIoFloor/<s> read_parquet of that input + write_parquet of the output, no compute.
+//   BM_ArhmmFit/<s>    arhmm fit (n_states 8, 10 EM iterations, tol 0) on X, Y, ANGLE of the
+//                      shape's tracks, one sequence per id; items = frames.
+//   BM_ArhmmApply/<s>  arhmm apply (Viterbi per id) on the same table.
+//   BM_ArhmmIoFloor/<s> read_parquet of the tracks + write_parquet of the output, no compute.
 // items_per_second is input rows per second.
 //
 //   build-*/bench/tsne_bench --benchmark_format=json > tsne.json
@@ -181,9 +185,88 @@ void BM_TsneIoFloor(benchmark::State& state) {
   state.counters["peak_rss_MiB"] = peak_rss_mib();
 }
 
+struct TableStream : mosaic::InputStream {
+  const Table* table = nullptr;
+  std::size_t n_entries() const override { return 1; }
+  void for_each(const std::function<void(const mosaic::EntryData&)>& fn) const override {
+    fn(mosaic::EntryData{"g__s", "g", "s", *table});
+  }
+};
+
+const Table& arhmm_input(int shape) {
+  static std::map<int, Table> cache;
+  auto it = cache.find(shape);
+  if (it == cache.end()) it = cache.emplace(shape, input(shape).table.select({"frame", "id", "X", "Y", "ANGLE"})).first;
+  return it->second;
+}
+
+std::unique_ptr<mosaic::Feature> arhmm_feature() {
+  return mosaic::make_feature("arhmm", mosaic::Inputs::of({mosaic::Result{"x", std::string("0.1-x")}}),
+                              Json{{"n_states", 8}, {"n_iter", 10}, {"tol", 0.0}});
+}
+
+void BM_ArhmmFit(benchmark::State& state) {
+  const Table& t = arhmm_input(static_cast<int>(state.range(0)));
+  TableStream s;
+  s.table = &t;
+  int64_t rows = 0;
+  for (auto _ : state) {
+    auto f = arhmm_feature();
+    f->fit(s);
+    benchmark::DoNotOptimize(f);
+    rows += static_cast<int64_t>(t.num_rows());
+  }
+  state.SetItemsProcessed(rows);
+  state.SetLabel(std::string("arhmm/") + kShapes[state.range(0)].name);
+  state.counters["peak_rss_MiB"] = peak_rss_mib();
+}
+
+std::unique_ptr<mosaic::Feature>& arhmm_fitted(int shape) {
+  static std::map<int, std::unique_ptr<mosaic::Feature>> cache;
+  auto& slot = cache[shape];
+  if (!slot) {
+    TableStream s;
+    s.table = &arhmm_input(shape);
+    slot = arhmm_feature();
+    slot->fit(s);
+  }
+  return slot;
+}
+
+void BM_ArhmmApply(benchmark::State& state) {
+  const Table& t = arhmm_input(static_cast<int>(state.range(0)));
+  auto& f = arhmm_fitted(static_cast<int>(state.range(0)));
+  int64_t rows = 0;
+  for (auto _ : state) {
+    Table out = f->apply(t);
+    benchmark::DoNotOptimize(out);
+    rows += static_cast<int64_t>(t.num_rows());
+  }
+  state.SetItemsProcessed(rows);
+  state.SetLabel(std::string("arhmm/") + kShapes[state.range(0)].name);
+}
+
+void BM_ArhmmIoFloor(benchmark::State& state) {
+  const Input& in = input(static_cast<int>(state.range(0)));
+  const Table out = arhmm_fitted(static_cast<int>(state.range(0)))->apply(arhmm_input(static_cast<int>(state.range(0))));
+  const fs::path out_path = work_dir() / "arhmm_out.parquet";
+  int64_t rows = 0;
+  for (auto _ : state) {
+    Table t = mosaic::read_parquet(in.parquet);
+    benchmark::DoNotOptimize(t);
+    mosaic::write_parquet(out, out_path);
+    rows += static_cast<int64_t>(in.table.num_rows());
+  }
+  state.SetItemsProcessed(rows);
+  state.SetLabel(std::string("arhmm/") + kShapes[state.range(0)].name);
+}
+
 BENCHMARK(BM_TsneFit)->Arg(10000)->Arg(50000)->Arg(200000)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();
 BENCHMARK(BM_TsneApply)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_TsneIoFloor)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ArhmmFit)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ArhmmApply)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ArhmmIoFloor)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
