@@ -243,7 +243,7 @@ std::string model_run_id(const Model& model, const Json& config);
 
 /// \brief Train a model (§8.1) and return its run id. Writes models/<name>/<run_id>/config.json
 /// and metrics.json atomically and appends a row to models/<name>/index.csv (locked, no dedup).
-/// A failure in configure or train appends a "failed" row (notes = message, first 500 bytes),
+/// A failure in configure or train appends a "failed" row (notes = message, first 500 characters),
 /// marks the run finished and re-throws.
 std::string train_model(const Dataset& dataset, Model& model, const ModelConfig& config = {},
                         const TrainOptions& options = {});

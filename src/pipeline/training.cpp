@@ -288,12 +288,14 @@ RunIndex model_index(const fs::path& model_dir) {
   return RunIndex(model_dir / "index.csv", model_index_columns(), /*dedup_keys=*/{});
 }
 
-/// Cut to at most `n` bytes without splitting a UTF-8 sequence.
-std::string truncate_utf8(const std::string& s, std::size_t n) {
-  if (s.size() <= n) return s;
-  std::size_t end = n;
-  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
-  return s.substr(0, end);
+/// The first `n` characters (code points) of UTF-8 text, as Python's `str(exc)[:n]`.
+std::string first_chars(const std::string& s, std::size_t n) {
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;  // continuation byte
+    if (chars++ == n) return s.substr(0, i);
+  }
+  return s;
 }
 
 }  // namespace
@@ -347,7 +349,7 @@ std::string train_model(const Dataset& dataset, Model& model, const ModelConfig&
   } catch (const std::exception& e) {
     // Record the failure, then re-raise the original exception (its type and exit code).
     try {
-      index.append({row("", "failed", truncate_utf8(e.what(), 500))});
+      index.append({row("", "failed", first_chars(e.what(), 500))});
       index.mark_finished(run_id);
     } catch (const std::exception& record_error) {
       std::cerr << fmt::format("[model:{}] could not record the failed run {}: {}\n", info.name, run_id,

@@ -431,20 +431,26 @@ TEST(TrainModel, BadConfigIsAFailedRow) {
   EXPECT_FALSE(fs::exists(fx.ds.root("models") / "nope"));
 }
 
-TEST(TrainModel, LongNotesAreCutAt500Bytes) {
+TEST(TrainModel, LongNotesAreCutAt500Characters) {
   struct Thrower final : Model {
     const ModelInfo& info() const override {
       static const ModelInfo i{.name = "test-thrower", .version = "2", .summary = "throws"};
       return i;
     }
-    Json train(const TrainContext&, ProgressCallback&) override { throw InputError(std::string(600, 'x') + "\u00e9"); }
+    Json train(const TrainContext&, ProgressCallback&) override {
+      std::string msg;
+      for (int i = 0; i < 300; ++i) msg += "\u00e9";  // 2 bytes each: 500 characters are 1000 bytes
+      throw InputError(msg + std::string(300, 'x'));
+    }
   };
   TempDir tmp;
   Dataset ds = Dataset::create(tmp / "d", {});
   Thrower m;
   EXPECT_THROW(train_model(ds, m, ModelConfig(), quiet()), InputError);
   TextCsv idx = TextCsv::read(ds.root("models") / "test-thrower" / "index.csv");
-  EXPECT_EQ(idx.cell(0, "notes"), std::string(500, 'x'));
+  std::string expected;
+  for (int i = 0; i < 300; ++i) expected += "\u00e9";
+  EXPECT_EQ(idx.cell(0, "notes"), expected + std::string(200, 'x'));
   // No config -> {}: hash of {}.
   EXPECT_EQ(idx.cell(0, "run_id"), "2-" + hash_params(Json::object()));
   EXPECT_EQ(read_file_text(ds.root("models") / "test-thrower" / idx.cell(0, "run_id") / "config.json"), "{}");
