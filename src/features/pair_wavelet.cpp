@@ -172,8 +172,9 @@ Table PairWavelet::apply(const Table& df) const {
     logp.resize(nc * nf * len);
     // Short series: the direct sum needs only the n + 1 kept outputs, each over at most n
     // samples ((n + 1) n multiply-adds per scale), far less than an FFT over n + filter length
-    // (kernels/cwt's kAuto judges by n x filter length, which suits long series). 100-frame
-    // series of 100 animals run 10x faster this way; both paths give the golden log-power.
+    // (kernels/cwt's kAuto judges by n x filter length, which suits long series). Measured on
+    // 9,900 series of 100 frames (pca_wavelet_bench crowd): 30 s -> 23 s CPU; both paths give
+    // the golden log-power.
     const kernels::CwtMethod method =
         (len + 1) * len <= kDirectWorkLimit ? kernels::CwtMethod::kDirect : kernels::CwtMethod::kAuto;
     if (!cwt_->log_power(signals, nc, wb.scales, log_floor_, logp, method))
