@@ -50,6 +50,7 @@ std::vector<float> ClassifierBundle::predict_proba(std::span<const double> x, st
   std::vector<float> probs(rows * k, 0.0F);
   if (rows == 0) return probs;
   xgb::DMatrix dm = xgb::DMatrix::dense(xf, rows, cols);
+  std::lock_guard<std::mutex> lock(*predict_mutex);
   if (strategy == kMulticlass) {
     std::vector<uint64_t> shape;
     std::vector<float> p = boosters.at(0).predict(dm, &shape);

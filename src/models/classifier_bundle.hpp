@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -36,10 +38,13 @@ struct ClassifierBundle {
   /// StandardScaler applied before the boosters: x' = (x - mean) / scale (empty = none).
   std::vector<double> scaler_mean, scaler_scale;
   Json extra = Json::object();  ///< producer-specific metadata (label_map, run info, ...)
+  /// Serialises predictions: features apply from several threads at once, and a booster's
+  /// first prediction (lazy configuration) is not safe to race.
+  std::shared_ptr<std::mutex> predict_mutex = std::make_shared<std::mutex>();
 
   /// \brief Probabilities (rows x classes, row-major). `x` is rows x feature_columns.size(),
   /// float64 row-major; it is rounded to float32 (as XGBoost's DMatrix does), then standardised
-  /// when a scaler is set (scaled_value); NaN = missing.
+  /// when a scaler is set (scaled_value); NaN = missing. Safe to call from several threads.
   std::vector<float> predict_proba(std::span<const double> x, std::size_t rows) const;
 
   /// \brief Write `<stem>.json` and the booster files (atomically, each).
