@@ -24,6 +24,7 @@
 #include <set>
 
 #include "features/feature_base.hpp"
+#include "features/global_common.hpp"
 #include "features/kernels/random.hpp"
 #include "models/classifier_bundle.hpp"
 #include "mosaic/csv.hpp"
@@ -87,33 +88,6 @@ const ParamSchema& params_schema() {
     return s;
   }();
   return schema;
-}
-
-// helpers.feature_columns: numeric, non-bool columns minus the meta set and the label/pair
-// columns, in Python string order (byte order).
-std::vector<std::string> template_feature_columns(const Table& t) {
-  static const std::set<std::string> kExcluded = {"id", "sequence", "group", "frame", "time", "id1", "id2",
-                                                  "entity_level", "perspective", "fps", "label", "split"};
-  std::vector<std::string> out;
-  for (std::size_t c = 0; c < t.num_columns(); ++c) {
-    const std::string& name = t.column_names()[c];
-    if (is_numeric(t.column(c).type()) && !kExcluded.count(name)) out.push_back(name);
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<double> matrix_of(const Table& t, const std::vector<std::string>& cols, const std::string& what) {
-  for (const auto& c : cols)
-    if (!t.has_column(c)) throw SchemaError::missing_column(what, c, t.column_names());
-  const std::size_t n = t.num_rows(), k = cols.size();
-  std::vector<double> x(n * k);
-  for (std::size_t j = 0; j < k; ++j) {
-    Column col = t.column(cols[j]).cast(DType::kFloat64);
-    auto v = col.f64();
-    for (std::size_t r = 0; r < n; ++r) x[r * k + j] = v[r];
-  }
-  return x;
 }
 
 // sklearn classification_report(output_dict=True, zero_division="warn" -> 0.0).
@@ -216,7 +190,7 @@ class XgboostFeature final : public FeatureBase<XgboostFeature> {
       if (!t.has_column(c)) throw SchemaError::missing_column(where, c, t.column_names());
     ClassifierBundle b;
     b.strategy = params()["strategy"].get<std::string>();
-    b.feature_columns = template_feature_columns(t);
+    b.feature_columns = global_feature_columns(t);
     if (b.feature_columns.empty()) throw SchemaError(fmt::format("{}: no numeric feature columns", where));
     const Column& split = t.column("split");
     Column label_col = t.column("label").cast(DType::kInt64);
@@ -228,7 +202,7 @@ class XgboostFeature final : public FeatureBase<XgboostFeature> {
     }
     if (train_rows.empty()) throw StateError(fmt::format("{}: no rows with split == 'train'", where));
     Table train = t.take(train_rows);
-    std::vector<double> x = matrix_of(train, b.feature_columns, where);
+    std::vector<double> x = row_major_f64(train, b.feature_columns, where);
     std::vector<int64_t> y(label_col.i64().begin(), label_col.i64().end());
     {
       std::vector<int64_t> yt;
@@ -241,7 +215,7 @@ class XgboostFeature final : public FeatureBase<XgboostFeature> {
     train_models(b, x, y);
     if (!test_rows.empty()) {
       Table test = t.take(test_rows);
-      std::vector<double> xt = matrix_of(test, b.feature_columns, where);
+      std::vector<double> xt = row_major_f64(test, b.feature_columns, where);
       std::vector<float> p = b.predict_proba(xt, test.num_rows());
       std::vector<int64_t> truth, pred;
       const std::size_t k = b.classes.size();
@@ -271,7 +245,7 @@ class XgboostFeature final : public FeatureBase<XgboostFeature> {
     for (const auto& c : b.feature_columns)
       if (!df.has_column(c)) throw SchemaError::missing_column("xgboost input", c, df.column_names());
     const std::size_t n = df.num_rows(), k = b.classes.size();
-    std::vector<double> x = matrix_of(df, b.feature_columns, "xgboost input");
+    std::vector<double> x = row_major_f64(df, b.feature_columns, "xgboost input");
     std::vector<float> p = b.predict_proba(x, n);
     std::vector<int64_t> predicted(n);
     const Json& thr = params()["decision_threshold"];
