@@ -11,6 +11,7 @@
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
 #include "mosaic/index_csv.hpp"
+#include "mosaic/label_import.hpp"
 #include "mosaic/npz.hpp"
 #include "mosaic/run_id.hpp"
 
@@ -143,10 +144,7 @@ fs::path write_pair_labels(const Dataset& ds, const std::string& kind, const std
                    {"label_names", NpyArray::from_strings({k}, ev.label_names)}});
   std::vector<std::string> id_text;
   for (int64_t id : ev.label_ids) id_text.push_back(std::to_string(id));
-  RunIndex index(dir / "index.csv",
-                 {"kind", "label_format", "group", "sequence", "group_safe", "sequence_safe", "abs_path",
-                  "source_abs_path", "source_md5", "n_frames", "label_ids", "label_names"},
-                 {"group", "sequence"});
+  RunIndex index(dir / "index.csv", labels_index_columns(), {"group", "sequence"});
   index.append({{{"kind", kind},
                  {"label_format", "individual_pair_v1"},
                  {"group", group},
