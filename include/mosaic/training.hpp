@@ -100,8 +100,8 @@ class CsvProgressCallback final : public ProgressCallback {
 };
 
 /// \brief Writes each event as one `INSERT OR REPLACE` (committed at once) into the
-/// `training_progress` table of a registry database, with its own WAL connection and a 10 s busy
-/// timeout. The table must exist (FeatureRegistry::open creates it); this class does not create
+/// `training_progress` table of a registry database, with its own WAL connection
+/// (synchronous=NORMAL: no fsync per row) and a 10 s busy timeout. The table must exist (FeatureRegistry::open creates it); this class does not create
 /// it. Rows (§8.2): epoch -> ("epoch", epoch, total, json.dumps(metrics), ""); class -> ("class",
 /// idx, total, "{}", class_name); phase -> ("phase", 0, 0, "{}", "<phase>: <message>").
 /// Failures throw IoError naming the database.

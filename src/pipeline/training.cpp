@@ -97,12 +97,15 @@ SqliteProgressCallback::SqliteProgressCallback(fs::path db_path, std::string job
   }
   sqlite3_busy_timeout(db_, 10000);
   char* err = nullptr;
-  if (sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, &err) != SQLITE_OK) {
+  // synchronous=NORMAL: in WAL mode a commit then needs no fsync (0.1 ms instead of about 4 ms per
+  // row here, and a job writes a row per boosting round and class); the database cannot be
+  // corrupted by it, a power cut can only lose the last progress rows.
+  if (sqlite3_exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
     sqlite3_close(db_);
     db_ = nullptr;
-    throw IoError(fmt::format("{}: PRAGMA journal_mode=WAL failed: {}", db_path_.string(), msg));
+    throw IoError(fmt::format("{}: PRAGMA journal_mode=WAL / synchronous=NORMAL failed: {}", db_path_.string(), msg));
   }
 }
 
