@@ -9,6 +9,11 @@
 #include "common/feature_check.hpp"
 #include "features/kernels/signal.hpp"
 #include "mosaic/errors.hpp"
+#include "mosaic/dataset.hpp"
+#include "mosaic/parquet.hpp"
+#include "mosaic/run_feature.hpp"
+#include "mosaic/feature.hpp"
+#include "common/test_util.hpp"
 
 namespace mosaic {
 namespace {
@@ -151,6 +156,41 @@ TEST(TrajectorySmooth, EdgeCasesEqualPerIdProcessing) {
   for (double v : three.column("X").f64()) EXPECT_TRUE(std::isnan(v));
   Table single = apply_feature("trajectory-smooth", p, testing::rows_where(t, "frame", [](double f) { return f == 0; }));
   EXPECT_EQ(single.num_rows(), 100u);
+}
+
+}  // namespace
+}  // namespace mosaic
+
+namespace mosaic {
+namespace {
+
+// docs/cpp_decisions.md C1: speed-angvel runs on trajectory-smooth's cleaned tracks (the demo
+// chain) and gives exactly what it gives when applied to that cleaned table directly.
+TEST(TrajectorySmooth, SpeedAngvelRunsOnTheCleanedTracks) {
+  testing::TempDir tmp;
+  Dataset ds = Dataset::create(tmp / "d", {.fps = 30.0});
+  Table tracks = testing::simulated_tracks(3, 400);
+  ds.write_tracks("g", "s1", tracks, {});
+  auto smooth = make_feature("trajectory-smooth", std::nullopt,
+                             Json{{"speed_threshold", 400.0}, {"fps", 30.0}, {"savgol_window", 7}});
+  RunOptions o;
+  o.log = false;
+  RunResult rs = run_feature(ds, *smooth, o);
+  auto speed = make_feature("speed-angvel", Inputs::of({rs.result}), Json{{"fps", 30.0}, {"step_size", 3}});
+  RunResult rv = run_feature(ds, *speed, o);
+  EXPECT_EQ(rv.result.feature, "speed-angvel__from__trajectory-smooth__from__tracks");
+  Table cleaned = read_parquet(ds.root("features") / rs.result.feature / *rs.result.run_id / "g__s1.parquet");
+  Table got = read_parquet(ds.root("features") / rv.result.feature / *rv.result.run_id / "g__s1.parquet");
+  Table want = testing::apply_feature("speed-angvel", Json{{"fps", 30.0}, {"step_size", 3}}, cleaned);
+  ASSERT_EQ(got.num_rows(), want.num_rows());
+  for (const char* c : {"speed", "angvel", "speed_step", "angvel_step"}) {
+    auto a = got.column(c).f64(), b = want.column(c).f64();
+    for (std::size_t r = 0; r < a.size(); ++r)
+      ASSERT_TRUE(a[r] == b[r] || (std::isnan(a[r]) && std::isnan(b[r]))) << c << " row " << r;
+  }
+  // The cleaned tracks differ from the raw ones somewhere (the threshold and smoothing did work).
+  Table raw_speed = testing::apply_feature("speed-angvel", Json{{"fps", 30.0}}, tracks);
+  EXPECT_NE(raw_speed.column("speed").f64()[5], got.column("speed").f64()[5]);
 }
 
 }  // namespace
