@@ -74,14 +74,16 @@ void KnnIndex::query(const double* q, std::size_t k, std::span<int64_t> indices,
   // One extra candidate covers the skipped point; another one lets a tie at the boundary be
   // broken by the lower row index after sorting.
   const std::size_t want = std::min(n_, k + (skip < n_ ? 1 : 0) + 1);
-  std::vector<std::size_t> idx(want);
-  std::vector<double> dist(want);
+  // Per-thread scratch: no allocation per query once the buffers have grown.
+  thread_local std::vector<std::size_t> idx, order;
+  thread_local std::vector<double> dist;
+  idx.resize(want);
+  dist.resize(want);
   nanoflann::KNNResultSet<double, std::size_t, std::size_t> rs(want);
   rs.init(idx.data(), dist.data());
   tree_->index.findNeighbors(rs, q, nanoflann::SearchParams(32, 0.0f, true));
   const std::size_t got = rs.size();
-  std::vector<std::size_t> order;
-  order.reserve(got);
+  order.clear();
   for (std::size_t i = 0; i < got; ++i)
     if (idx[i] != skip) order.push_back(i);
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
