@@ -22,12 +22,12 @@
 #include <map>
 #include <set>
 
+#include "features/global_common.hpp"
 #include "features/feature_base.hpp"
 #include "features/kernels/arhmm.hpp"
 #include "mosaic/dataset.hpp"
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
-#include "mosaic/index_csv.hpp"
 #include "mosaic/npz.hpp"
 
 namespace mosaic::features {
@@ -158,18 +158,7 @@ class ArHmm final : public FeatureBase<ArHmm> {
     }
     const Json& model = params_["model"];
     if (model.is_object()) {
-      fs::path dir;
-      if (auto it = artifacts.find("model"); it != artifacts.end()) {
-        dir = it->second.parent_path();
-      } else {
-        std::string feature = model.value("feature", "");
-        if (feature.empty())
-          throw InputError(fmt::format("{}: model.feature is empty; expected the storage name of an arhmm run", kName));
-        std::string run_id = model["run_id"].is_string() ? model["run_id"].get<std::string>()
-                                                         : FeatureIndex(features_root_ / feature / "index.csv").latest_run_id();
-        dir = features_root_ / feature / run_id;
-      }
-      load_model(dir);
+      load_model(fitted_model_dir(kName, model, artifacts, features_root_, {kModelJson, kModelNpz}));
       return true;
     }
     return false;

@@ -6,6 +6,7 @@
 
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
+#include "mosaic/index_csv.hpp"
 #include "mosaic/parquet.hpp"
 
 namespace mosaic::features {
@@ -125,6 +126,47 @@ Json read_json_file(const std::filesystem::path& path) {
   } catch (const std::exception& e) {
     throw IoError(fmt::format("cannot read JSON {}: {}", path.string(), e.what()));
   }
+}
+
+std::filesystem::path templates_artifact_path(const Json& templates_param, const ArtifactPaths& artifacts) {
+  namespace fs = std::filesystem;
+  auto it = artifacts.find("templates");
+  if (it == artifacts.end()) return {};
+  fs::path path = it->second;
+  const char* declared = "templates.parquet";  // what extract-templates and extract-labeled-templates write
+  if (templates_param.is_object() && templates_param.value("pattern", "") == "*.parquet" &&
+      path.filename() != declared && fs::exists(path.parent_path() / declared))
+    path = path.parent_path() / declared;
+  return path;
+}
+
+std::filesystem::path fitted_model_dir(const std::string& feature_name, const Json& model, const ArtifactPaths& artifacts,
+                                       const std::filesystem::path& features_root,
+                                       const std::vector<std::string>& required_files) {
+  namespace fs = std::filesystem;
+  fs::path dir;
+  if (auto it = artifacts.find("model"); it != artifacts.end()) {
+    // The artifact names the reference's pickle (model.joblib, ...); our state files sit beside it.
+    dir = it->second.parent_path();
+  } else {
+    std::string storage = model.value("feature", "");
+    if (storage.empty())
+      throw InputError(fmt::format("{}: model.feature is empty; expected the storage name of a {} run", feature_name,
+                                   feature_name));
+    std::string run_id = model["run_id"].is_string()
+                             ? model["run_id"].get<std::string>()
+                             : FeatureIndex(features_root / storage / "index.csv").latest_run_id();
+    dir = features_root / storage / run_id;
+  }
+  for (const auto& f : required_files) {
+    if (fs::exists(dir / f)) continue;
+    std::string expected;
+    for (const auto& g : required_files) expected += (expected.empty() ? "" : " and ") + (dir / g).string();
+    throw StateError(fmt::format("{}: model of '{}' not found: expected {} (joblib pickles are not read; fit the "
+                                 "model with mosaic)",
+                                 feature_name, model.value("feature", ""), expected));
+  }
+  return dir;
 }
 
 }  // namespace mosaic::features

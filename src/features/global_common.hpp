@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "mosaic/feature.hpp"
 #include "mosaic/json.hpp"
 #include "mosaic/params.hpp"
 #include "mosaic/table.hpp"
@@ -51,5 +52,18 @@ std::shared_ptr<const ParamSchema> pool_config_schema();
 void write_json_file(const std::filesystem::path& path, const Json& doc);
 /// \brief Read a JSON document (IoError naming the file when it cannot be read or parsed).
 Json read_json_file(const std::filesystem::path& path);
+
+/// \brief The templates file a fit reads, or empty when the run has no templates artifact.
+/// DECISIONS F9: a templates ArtifactSpec left at the generic pattern "*.parquet" means the
+/// producer's declared templates.parquet, not the alphabetically first parquet of its run.
+std::filesystem::path templates_artifact_path(const Json& templates_param, const ArtifactPaths& artifacts);
+
+/// \brief The folder of the fitted run a `model` param names: the model artifact's folder when
+/// the runner resolved one, else features/<model.feature>/<model.run_id> (the storage's latest
+/// run when run_id is unset). Throws StateError naming `feature_name` and the expected files
+/// when one of `required_files` is not there (the reference's joblib pickles are never read).
+std::filesystem::path fitted_model_dir(const std::string& feature_name, const Json& model, const ArtifactPaths& artifacts,
+                                       const std::filesystem::path& features_root,
+                                       const std::vector<std::string>& required_files);
 
 }  // namespace mosaic::features

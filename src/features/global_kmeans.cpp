@@ -46,7 +46,6 @@ constexpr const char* kCentersFile = "cluster_centers.npz";
 constexpr const char* kModelFile = "kmeans_model.json";
 constexpr const char* kLabelsFile = "artifact_labels.npz";
 constexpr const char* kSizesFile = "cluster_sizes.parquet";
-constexpr const char* kTemplatesFile = "templates.parquet";
 constexpr const char* kPythonVersion = "0.4";
 
 const ParamSchema& params_schema() {
@@ -90,28 +89,10 @@ class GlobalKMeans final : public FeatureBase<GlobalKMeans> {
     }
     const Json& model = params()["model"];
     if (model.is_object()) {
-      // The model artifact names the reference's model.joblib; ours are the files beside it.
-      fs::path dir;
-      if (auto it = artifacts.find("model"); it != artifacts.end()) {
-        dir = it->second.parent_path();
-      } else if (model["run_id"].is_string() && !features_root_.empty()) {
-        dir = features_root_ / model["feature"].get<std::string>() / model["run_id"].get<std::string>();
-      }
-      if (dir.empty() || !fs::exists(dir / kCentersFile) || !fs::exists(dir / kModelFile))
-        throw StateError(fmt::format("global-kmeans: model of '{}' not found: expected {} and {} (joblib pickles are "
-                                     "not read; fit the model with mosaic)",
-                                     model.value("feature", ""), (dir / kCentersFile).string(),
-                                     (dir / kModelFile).string()));
-      read_state(dir);
+      read_state(fitted_model_dir("global-kmeans", model, artifacts, features_root_, {kCentersFile, kModelFile}));
       return true;
     }
-    if (auto it = artifacts.find("templates"); it != artifacts.end()) {
-      templates_path_ = it->second;
-      // DECISIONS F9: the generic default pattern means the producer's declared templates file.
-      if (params()["templates"].value("pattern", "") == "*.parquet" && templates_path_.filename() != kTemplatesFile &&
-          fs::exists(templates_path_.parent_path() / kTemplatesFile))
-        templates_path_ = templates_path_.parent_path() / kTemplatesFile;
-    }
+    templates_path_ = templates_artifact_path(params()["templates"], artifacts);  // DECISIONS F9
     return false;
   }
 

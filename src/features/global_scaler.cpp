@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 #include <limits>
 
+#include "features/global_common.hpp"
 #include "features/feature_base.hpp"
 #include "features/kernels/scaler.hpp"
 #include "mosaic/dataset.hpp"
@@ -39,7 +40,6 @@ const FeatureInfo kInfo{.name = "global-scaler",
 
 constexpr const char* kStateFile = "scaler.npz";
 constexpr const char* kScaledTemplatesFile = "scaled_templates.parquet";
-constexpr const char* kTemplatesFile = "templates.parquet";  // what extract-templates declares
 
 const ParamSchema& params_schema() {
   static const ParamSchema schema = [] {
@@ -77,28 +77,14 @@ class GlobalScaler final : public FeatureBase<GlobalScaler> {
     }
     const Json& model = params()["model"];
     if (model.is_object()) {
-      // The model artifact names the reference's scaler.joblib; ours is the scaler.npz beside it.
-      fs::path dir;
-      if (auto it = artifacts.find("model"); it != artifacts.end()) dir = it->second.parent_path();
-      else if (model["run_id"].is_string() && !features_root_.empty())
-        dir = features_root_ / model["feature"].get<std::string>() / model["run_id"].get<std::string>();
-      if (dir.empty() || !fs::exists(dir / kStateFile))
-        throw StateError(fmt::format("global-scaler: model artifact of '{}' not found: expected {} (joblib pickles "
-                                     "are not read; fit the scaler with mosaic)",
-                                     model.value("feature", ""), (dir / kStateFile).string()));
-      read_state(dir / kStateFile);
+      read_state(fitted_model_dir("global-scaler", model, artifacts, features_root_, {kStateFile}) / kStateFile);
       return true;
     }
     const Json& templates = params()["templates"];
-    auto it = artifacts.find("templates");
-    if (it == artifacts.end())
+    templates_path_ = templates_artifact_path(templates, artifacts);  // DECISIONS F9
+    if (templates_path_.empty())
       throw StateError(fmt::format("global-scaler: no templates artifact matching '{}' in the run of '{}'",
                                    templates.value("pattern", ""), templates.value("feature", "")));
-    templates_path_ = it->second;
-    // DECISIONS F9: the generic default pattern means the producer's declared templates file.
-    if (templates.value("pattern", "") == "*.parquet" && templates_path_.filename() != kTemplatesFile &&
-        fs::exists(templates_path_.parent_path() / kTemplatesFile))
-      templates_path_ = templates_path_.parent_path() / kTemplatesFile;
     return false;
   }
 

@@ -21,12 +21,12 @@
 #include <optional>
 #include <set>
 
+#include "features/global_common.hpp"
 #include "features/feature_base.hpp"
 #include "features/kernels/tsne.hpp"
 #include "mosaic/dataset.hpp"
 #include "mosaic/errors.hpp"
 #include "mosaic/files.hpp"
-#include "mosaic/index_csv.hpp"
 #include "mosaic/npz.hpp"
 #include "mosaic/parquet.hpp"
 
@@ -169,25 +169,14 @@ class GlobalTsne final : public FeatureBase<GlobalTsne> {
     // 2. A fitted model of another run.
     const Json& model = params_["model"];
     if (model.is_object()) {
-      fs::path dir;
-      if (auto it = artifacts.find("model"); it != artifacts.end()) {
-        dir = it->second.parent_path();
-      } else {
-        std::string feature = model.value("feature", "");
-        if (feature.empty())
-          throw InputError(fmt::format("{}: model.feature is empty; expected the storage name of a global-tsne run", kName));
-        std::string run_id = model["run_id"].is_string() ? model["run_id"].get<std::string>()
-                                                         : FeatureIndex(features_root_ / feature / "index.csv").latest_run_id();
-        dir = features_root_ / feature / run_id;
-      }
-      load_model(dir);
+      load_model(fitted_model_dir(kName, model, artifacts, features_root_, {kModelJson, kModelNpz}));
       return true;
     }
-    // 3. Templates to fit on.
-    if (auto it = artifacts.find("templates"); it != artifacts.end()) {
-      Table t = load_templates(it->second, params_["templates"]["load"]);
+    // 3. Templates to fit on (DECISIONS F9 for the generic "*.parquet" pattern).
+    if (fs::path path = templates_artifact_path(params_["templates"], artifacts); !path.empty()) {
+      Table t = load_templates(path, params_["templates"]["load"]);
       templates_columns_ = t.column_names();
-      templates_ = float32_rows(t, templates_columns_, it->second.string());
+      templates_ = float32_rows(t, templates_columns_, path.string());
       n_templates_ = t.num_rows();
     }
     return false;

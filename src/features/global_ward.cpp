@@ -44,7 +44,6 @@ const FeatureInfo kInfo{.name = "global-ward",
 
 constexpr const char* kStateFile = "ward_model.npz";
 constexpr const char* kModelFile = "ward_model.json";
-constexpr const char* kTemplatesFile = "templates.parquet";
 constexpr const char* kPythonVersion = "0.3";
 
 const ParamSchema& params_schema() {
@@ -82,26 +81,10 @@ class GlobalWard final : public FeatureBase<GlobalWard> {
     }
     const Json& model = params()["model"];
     if (model.is_object()) {
-      fs::path dir;
-      if (auto it = artifacts.find("model"); it != artifacts.end()) {
-        dir = it->second.parent_path();
-      } else if (model["run_id"].is_string() && !features_root_.empty()) {
-        dir = features_root_ / model["feature"].get<std::string>() / model["run_id"].get<std::string>();
-      }
-      if (dir.empty() || !fs::exists(dir / kStateFile) || !fs::exists(dir / kModelFile))
-        throw StateError(fmt::format("global-ward: model of '{}' not found: expected {} and {} (joblib pickles are not "
-                                     "read; fit the model with mosaic)",
-                                     model.value("feature", ""), (dir / kStateFile).string(),
-                                     (dir / kModelFile).string()));
-      read_state(dir);
+      read_state(fitted_model_dir("global-ward", model, artifacts, features_root_, {kStateFile, kModelFile}));
       return true;
     }
-    if (auto it = artifacts.find("templates"); it != artifacts.end()) {
-      templates_path_ = it->second;
-      if (params()["templates"].value("pattern", "") == "*.parquet" && templates_path_.filename() != kTemplatesFile &&
-          fs::exists(templates_path_.parent_path() / kTemplatesFile))
-        templates_path_ = templates_path_.parent_path() / kTemplatesFile;
-    }
+    templates_path_ = templates_artifact_path(params()["templates"], artifacts);  // DECISIONS F9
     return false;
   }
 
