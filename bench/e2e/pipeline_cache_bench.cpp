@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/bench_util.hpp"
 #include "mosaic/dataset.hpp"
 #include "mosaic/files.hpp"
 #include "mosaic/pipeline.hpp"
@@ -32,11 +33,7 @@ int sequences() {
   return env ? std::atoi(env) : 1000;
 }
 
-double peak_rss_mib() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_maxrss) / 1024.0;
-}
+using mosaic::bench::peak_rss_mib;
 
 Pipeline make_pipeline() {
   StepRunOptions defaults;

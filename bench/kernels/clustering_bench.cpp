@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bench_util.hpp"
 #include "features/kernels/kmeans.hpp"
 #include "features/kernels/random.hpp"
 #include "features/kernels/ward.hpp"
@@ -43,27 +44,12 @@ using mosaic::EntryData;
 using mosaic::Json;
 using mosaic::Table;
 
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using mosaic::bench::peak_rss_mib;
 
-fs::path work_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("mosaic-clustering-bench-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path work_dir() { return mosaic::bench::scratch_dir("clustering"); }
 
-struct Shape {
-  const char* name;
-  int animals;
-  int64_t frames;
-};
-constexpr Shape kShapes[] = {{"hour", 10, 108000}, {"crowd", 100, 1000}};
+using mosaic::bench::Shape;
+constexpr const auto& kShapes = mosaic::bench::kIssueShapes;
 
 class OneEntry final : public mosaic::InputStream {
  public:

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "common/bench_util.hpp"
 #include "mosaic/feature.hpp"
 #include "mosaic/parquet.hpp"
 #include "mosaic/simulate.hpp"
@@ -32,27 +33,12 @@ namespace fs = std::filesystem;
 using mosaic::Json;
 using mosaic::Table;
 
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using mosaic::bench::peak_rss_mib;
 
-fs::path work_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("mosaic-pair-bench-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path work_dir() { return mosaic::bench::scratch_dir("pair"); }
 
-struct Shape {
-  const char* name;
-  int animals;
-  int64_t frames;
-};
-constexpr Shape kShapes[] = {{"hour", 10, 108000}, {"crowd", 100, 1000}};
+using mosaic::bench::Shape;
+constexpr const auto& kShapes = mosaic::bench::kIssueShapes;
 
 // The simulated input of a shape, as run_feature hands it to apply, and its parquet file.
 struct Input {

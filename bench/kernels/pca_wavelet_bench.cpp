@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "common/bench_util.hpp"
 #include "mosaic/feature.hpp"
 #include "mosaic/parquet.hpp"
 #include "mosaic/simulate.hpp"
@@ -35,26 +36,11 @@ namespace fs = std::filesystem;
 using mosaic::Json;
 using mosaic::Table;
 
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using mosaic::bench::peak_rss_mib;
 
-fs::path work_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("mosaic-pca-wavelet-bench-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path work_dir() { return mosaic::bench::scratch_dir("pca-wavelet"); }
 
-struct Shape {
-  const char* name;
-  int animals;
-  int64_t frames;
-};
+using mosaic::bench::Shape;
 constexpr Shape kShapes[] = {{"hour2", 2, 108000}, {"crowd", 100, 100}};
 
 // An InputStream over one in-memory entry (what run_feature's manifest stream hands fit).

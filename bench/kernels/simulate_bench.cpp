@@ -7,16 +7,12 @@
 
 #include <cstdint>
 
+#include "common/bench_util.hpp"
 #include "mosaic/simulate.hpp"
 
 namespace {
 
-// Peak resident set size of the process in MiB (Linux reports ru_maxrss in KiB).
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using mosaic::bench::peak_rss_mib;
 
 // Args: animals, keypoints, frames (at 30 fps).
 void BM_SimulateSequence(benchmark::State& state) {

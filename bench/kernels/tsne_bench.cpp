@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/bench_util.hpp"
 #include "features/kernels/tsne.hpp"
 #include "mosaic/feature.hpp"
 #include "mosaic/parquet.hpp"
@@ -43,20 +44,9 @@ using mosaic::Json;
 using mosaic::Table;
 namespace k = mosaic::kernels;
 
-double peak_rss_mib() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;
-}
+using mosaic::bench::peak_rss_mib;
 
-fs::path work_dir() {
-  static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("mosaic-tsne-bench-" + std::to_string(::getpid()));
-    fs::create_directories(d);
-    return d;
-  }();
-  return dir;
-}
+fs::path work_dir() { return mosaic::bench::scratch_dir("tsne"); }
 
 std::vector<double> cluster_templates(std::size_t n, std::size_t dim) {
   std::mt19937 g(1);
@@ -94,12 +84,8 @@ void BM_TsneFit(benchmark::State& state) {
   state.counters["peak_rss_MiB"] = peak_rss_mib();
 }
 
-struct Shape {
-  const char* name;
-  int animals;
-  int64_t frames;
-};
-constexpr Shape kShapes[] = {{"hour", 10, 108000}, {"crowd", 100, 1000}};
+using mosaic::bench::Shape;
+constexpr const auto& kShapes = mosaic::bench::kIssueShapes;
 
 struct Input {
   Table table;
